@@ -1,0 +1,2 @@
+def brand(request):
+    return {"brand": getattr(request, "brand", None)}

@@ -1,0 +1,5 @@
+from allauth.account.forms import SignupForm
+
+
+class CustomerSignupForm(SignupForm):
+    pass

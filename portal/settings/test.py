@@ -1,0 +1,23 @@
+"""Test settings: the base settings with fast hashing, captured e-mail and eager tasks.
+
+``DATABASE_URL`` selects PostgreSQL (as CI does); without it tests run on SQLite.
+Tests that need a real worker start one themselves with their own broker settings.
+"""
+
+from portal.settings.base import *  # noqa: F403
+from portal.settings.base import VAR_DIR, env_bool
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", True)
+CELERY_TASK_EAGER_PROPAGATES = True
+CELERY_BROKER_URL = "memory://"
+MEDIA_ROOT = VAR_DIR / "test-media"
+# Throttling is exercised by its own tests, which set their own rates.
+ACCOUNT_RATE_LIMITS = {}
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
