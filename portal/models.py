@@ -315,10 +315,11 @@ class AuditEvent(models.Model):
     trigger on PostgreSQL and by ``save``/``delete`` here)."""
 
     at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
-    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    # PROTECT: people and organizations named in the log are deactivated, never deleted.
+    actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
     # The organization whose data changed; drives who may read the event.
     organization = models.ForeignKey(
-        Organization, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     action = models.CharField(max_length=64, db_index=True)
     object_type = models.CharField(max_length=64)

@@ -1,7 +1,47 @@
+from django.conf import settings
+from django.conf.urls.static import static
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal import views
+
+console = [
+    path("", views.console_dashboard, name="console_dashboard"),
+    path("customers/", views.console_customers, name="console_customers"),
+    path("customers/new/", views.console_customer_create, name="console_customer_create"),
+    path("resellers/", views.console_resellers, name="console_resellers"),
+    path("resellers/new/", views.console_reseller_create, name="console_reseller_create"),
+    path("orgs/<int:target_id>/", views.console_org, name="console_org"),
+    path("orgs/<int:target_id>/brand/", views.console_org_brand, name="console_org_brand"),
+    path("team/", views.console_team, name="console_team"),
+    path("brand/", views.console_brand, name="console_brand"),
+    path("audit/", views.console_audit, name="console_audit"),
+]
+
+customer = [
+    path("", views.customer_dashboard, name="customer_dashboard"),
+    path("team/", views.customer_team, name="customer_team"),
+    path("company/", views.customer_company, name="customer_company"),
+    path("audit/", views.customer_audit, name="customer_audit"),
+]
 
 urlpatterns = [
-    path("admin/", admin.site.urls),
+    path("", views.storefront_home, name="storefront_home"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("me/", views.profile, name="profile"),
+    path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),
+    path("console/<int:org_id>/", include(console)),
+    path("portal/<int:org_id>/", include(customer)),
     path("accounts/", include("allauth.urls")),
+    path("api/v1/", include("portal.api.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("admin/", admin.site.urls),
 ]
+
+if settings.DEBUG:
+    from portal.dev_views import outbox
+
+    urlpatterns += [path("_dev/mail/", outbox, name="dev_outbox")]
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

@@ -35,3 +35,11 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def tree(db):
+    """Two of every kind of organization, with people in every role (see tests/factories.py)."""
+    from tests.factories import build_tree
+
+    return build_tree()

@@ -39,6 +39,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 # Runtime files of the embedded default: database, broker folders, media, captured e-mail.
 VAR_DIR = Path(env_str("PORTAL_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = env_bool("DEBUG", True)
 # Only for local use; production.py refuses to start without SECRET_KEY.
@@ -292,3 +293,6 @@ LOGGING = {
 PORTAL_PROVIDER_SLUG = env_str("PORTAL_PROVIDER_SLUG", "northwind")
 INVITATION_EXPIRE_DAYS = env_int("INVITATION_EXPIRE_DAYS", 7)
 BRAND_CACHE_SECONDS = env_int("BRAND_CACHE_SECONDS", 300)
+# Absolute links in e-mails sent outside a request (invitations, notices) are built from the
+# brand's primary domain with this template.
+PORTAL_BASE_URL_TEMPLATE = env_str("PORTAL_BASE_URL_TEMPLATE", "http://{host}:8000")

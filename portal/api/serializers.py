@@ -1,0 +1,216 @@
+from rest_framework import serializers
+
+from portal.models import (
+    ApiToken,
+    AuditEvent,
+    Brand,
+    BrandDomain,
+    Invitation,
+    Membership,
+    Organization,
+    User,
+)
+from portal.services import BRAND_FIELDS, ORG_DETAIL_FIELDS
+
+
+class UserBriefSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name"]
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Organization
+        fields = [
+            "id",
+            "kind",
+            "parent",
+            "depth",
+            "status",
+            "agent",
+            *ORG_DETAIL_FIELDS,
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class OrganizationCreateSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["customer", "reseller"])
+    parent = serializers.IntegerField(help_text="The seller (provider or reseller) above it.")
+    name = serializers.CharField(max_length=200)
+    contact_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    address_line1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address_line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    tax_id = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    currency = serializers.CharField(max_length=3, required=False)
+    agent = serializers.IntegerField(
+        required=False, allow_null=True, help_text="A provider agent who looks after a customer."
+    )
+    brand_name = serializers.CharField(
+        max_length=120, required=False, help_text="Resellers: the storefront's name."
+    )
+    domain = serializers.CharField(
+        max_length=253, required=False, help_text="Resellers: the storefront's first domain."
+    )
+
+
+class OrganizationUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200, required=False)
+    contact_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
+    contact_email = serializers.EmailField(required=False, allow_blank=True)
+    phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    address_line1 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    address_line2 = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    city = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    region = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True)
+    tax_id = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    currency = serializers.CharField(max_length=3, required=False)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "organization", "user", "role", "is_active", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class MembershipUpdateSerializer(serializers.Serializer):
+    role = serializers.CharField(max_length=16)
+
+
+class InvitationSerializer(serializers.ModelSerializer):
+    state = serializers.CharField(read_only=True)
+    invited_by = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = Invitation
+        fields = [
+            "id",
+            "organization",
+            "email",
+            "role",
+            "state",
+            "invited_by",
+            "created_at",
+            "expires_at",
+            "accepted_at",
+            "revoked_at",
+        ]
+        read_only_fields = fields
+
+
+class InvitationCreateSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    role = serializers.CharField(max_length=16)
+
+
+class BrandDomainSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = BrandDomain
+        fields = ["id", "domain", "is_primary", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class BrandDomainCreateSerializer(serializers.Serializer):
+    # The format and uniqueness rules are the service's, so page and API give one message.
+    domain = serializers.CharField(max_length=253)
+    is_primary = serializers.BooleanField(default=False)
+
+
+class BrandSerializer(serializers.ModelSerializer):
+    domains = BrandDomainSerializer(many=True, read_only=True)
+    logo_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Brand
+        fields = ["organization", *BRAND_FIELDS, "logo_url", "domains", "updated_at"]
+        read_only_fields = ["organization", "logo_url", "domains", "updated_at"]
+
+    def get_logo_url(self, brand) -> str | None:
+        return brand.logo.url if brand.logo else None
+
+
+class BrandUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=120, required=False)
+    primary_color = serializers.CharField(max_length=7, required=False)
+    accent_color = serializers.CharField(max_length=7, required=False)
+    tagline = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    support_email = serializers.EmailField(required=False, allow_blank=True)
+    support_phone = serializers.CharField(max_length=40, required=False, allow_blank=True)
+    legal_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    legal_address = serializers.CharField(required=False, allow_blank=True)
+    invoice_footer = serializers.CharField(required=False, allow_blank=True)
+    invoice_payment_terms_days = serializers.IntegerField(
+        required=False, min_value=0, max_value=365
+    )
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = UserBriefSerializer(read_only=True)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "at",
+            "actor",
+            "organization",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "before",
+            "after",
+        ]
+        read_only_fields = fields
+
+
+class ApiTokenSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+        read_only_fields = fields
+
+
+class ApiTokenCreatedSerializer(ApiTokenSerializer):
+    key = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(ApiTokenSerializer.Meta):
+        fields = [*ApiTokenSerializer.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class ApiTokenCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+
+
+class MeMembershipSerializer(serializers.ModelSerializer):
+    organization = OrganizationSerializer(read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "organization", "role"]
+
+
+class MeSerializer(serializers.ModelSerializer):
+    memberships = serializers.SerializerMethodField()
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "full_name", "memberships"]
+
+    def get_memberships(self, user) -> list[dict]:
+        qs = user.memberships.filter(is_active=True).select_related("organization")
+        return MeMembershipSerializer(qs, many=True).data

@@ -1,0 +1,78 @@
+"""The consoles' navigation. Each app adds its entries from its ``AppConfig.ready`` so the
+layouts never need to know which apps exist."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.urls import NoReverseMatch, reverse
+
+from portal import access
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    url_name: str
+    order: int = 100
+    # Called with (user, organization, membership); the item shows when it answers True.
+    visible: Callable = field(default=lambda user, org, membership: True)
+    icon: str = ""
+
+
+_ITEMS: dict[str, list[NavItem]] = {"seller": [], "customer": []}
+
+
+def register(console: str, item: NavItem) -> None:
+    if any(existing.url_name == item.url_name for existing in _ITEMS[console]):
+        return
+    _ITEMS[console].append(item)
+    _ITEMS[console].sort(key=lambda i: (i.order, i.label))
+
+
+def items_for(console: str, request, org, membership) -> list[dict]:
+    result = []
+    for item in _ITEMS[console]:
+        if not item.visible(request.user, org, membership):
+            continue
+        try:
+            url = reverse(item.url_name, kwargs={"org_id": org.pk})
+        except NoReverseMatch:
+            continue
+        active = request.path == url or (
+            url != reverse(_ITEMS[console][0].url_name, kwargs={"org_id": org.pk})
+            and request.path.startswith(url)
+        )
+        result.append({"label": item.label, "url": url, "active": active, "icon": item.icon})
+    return result
+
+
+def can(action: str) -> Callable:
+    return lambda user, org, membership: access.can(user, action, org)
+
+
+def is_provider(user, org, membership) -> bool:
+    return org.is_provider
+
+
+def register_portal_items() -> None:
+    register("seller", NavItem("Dashboard", "console_dashboard", 0, icon="home"))
+    register("seller", NavItem("Customers", "console_customers", 10, icon="building"))
+    register(
+        "seller",
+        NavItem(
+            "Resellers",
+            "console_resellers",
+            20,
+            icon="network",
+            visible=lambda u, o, m: o.is_provider or o.children.filter(kind="reseller").exists(),
+        ),
+    )
+    register("seller", NavItem("Team", "console_team", 80, icon="users"))
+    register("seller", NavItem("Brand", "console_brand", 85, can("brand.manage"), icon="brush"))
+    register("seller", NavItem("Audit log", "console_audit", 90, can("audit.view"), icon="list"))
+    register("customer", NavItem("Overview", "customer_dashboard", 0, icon="home"))
+    register("customer", NavItem("Team", "customer_team", 80, icon="users"))
+    register("customer", NavItem("Company", "customer_company", 85, icon="building"))
+    register("customer", NavItem("Audit log", "customer_audit", 90, can("audit.view"), icon="list"))
