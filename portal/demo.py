@@ -145,7 +145,7 @@ def seed_portal() -> DemoWorld:
                 tagline=tagline,
                 support_email=f"support@{domain}",
                 legal_name=name,
-                legal_address=f"{name}\n100 Main Street\nSpringfield",
+                legal_address="100 Main Street\nSpringfield",
                 invoice_footer=f"{name} · Thank you for your business.",
             )
         world.resellers[key] = org

@@ -21,3 +21,4 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1", "testserver", ".test"]
