@@ -44,6 +44,13 @@ def _wait_for_port(port: int, timeout: float = 30.0) -> bool:
     return False
 
 
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 class Command(BaseCommand):
     help = "Run the whole portal locally with demo data (what `make demo` runs)."
 
@@ -86,7 +93,7 @@ class Command(BaseCommand):
             processes.append((name, proc))
             return proc
 
-        if importlib.util.find_spec("boxsim.__main__") is not None:
+        if _module_exists("boxsim.__main__"):
             start(
                 "boxsim",
                 [
