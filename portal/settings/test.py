@@ -22,3 +22,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1", "testserver", ".test"]
+
+# A file, not memory, so that a real Celery worker started by a test can open the same test
+# database (pytest-django creates and destroys it around the run).
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}  # noqa: F405
