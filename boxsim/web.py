@@ -55,7 +55,8 @@ button.primary{margin-top:18px;background:#0061d5;color:#fff;border:0;padding:9p
 border-radius:4px;font-size:15px;cursor:pointer}
 .error{color:#b00020;font-weight:bold}.notice{color:#0a7a2f;font-weight:bold}
 dl{display:grid;grid-template-columns:200px 1fr;gap:6px}dt{font-weight:bold}
-table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left}
+table{border-collapse:collapse;width:100%}
+td,th{border-bottom:1px solid #ddd;padding:6px;text-align:left}
 code{background:#eef;padding:2px 4px}
 """
 
@@ -203,7 +204,7 @@ def signup(sim, request: Request):
                         "user_login_already_used",
                         "An account already exists for this email address.",
                     )
-                enterprise, admin = service.create_enterprise(
+                _, admin = service.create_enterprise(
                     conn,
                     name=values["company"] or values["name"],
                     plan=values["plan"],
