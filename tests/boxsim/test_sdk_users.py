@@ -32,7 +32,9 @@ def test_create_read_update_delete(client, account):
     assert user.max_upload_size == 5 * GIB
     assert user.role is None  # a full field: only returned when asked for
 
-    full = client.users.get_user_by_id(user.id, fields=["role", "enterprise", "external_app_user_id"])
+    full = client.users.get_user_by_id(
+        user.id, fields=["role", "enterprise", "external_app_user_id"]
+    )
     assert full.role.value == "user"
     assert full.enterprise.id == account["enterprise_id"]
     assert full.login == login  # the mini fields come with the asked ones
@@ -206,9 +208,7 @@ def test_storage_follows_the_plan(boxsim, recorder):
     assert client.users.update_user_by_id(user.id, space_amount=GIB).space_amount == GIB
 
     individual = new_account(boxsim, plan="individual", seats=1)
-    me = sdk_client(boxsim, individual, recorder).users.get_user_by_id(
-        individual["admin_user_id"]
-    )
+    me = sdk_client(boxsim, individual, recorder).users.get_user_by_id(individual["admin_user_id"])
     assert (me.space_amount, me.max_upload_size) == (10 * GIB, 250 * 1024**2)
 
 
