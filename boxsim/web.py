@@ -343,8 +343,8 @@ def account_summary(conn, enterprise) -> str:
         "<dl>"
         f'<dt>Enterprise name</dt><dd id="enterprise-name">{escape(enterprise["name"])}</dd>'
         f'<dt>Enterprise ID</dt><dd id="enterprise-id">{enterprise["id"]}</dd>'
-        f'<dt>Plan</dt><dd id="plan" data-plan="{plan.code}">{escape(plan.name)}</dd>'
-        f'<dt>Seats</dt><dd id="seats" data-seats="{enterprise["seats"]}" '
+        f'<dt>Plan</dt><dd id="account-plan" data-plan="{plan.code}">{escape(plan.name)}</dd>'
+        f'<dt>Seats</dt><dd id="account-seats" data-seats="{enterprise["seats"]}" '
         f'data-seats-used="{used}">{used} of {enterprise["seats"]} in use</dd>'
         f'<dt>Storage</dt><dd id="storage">{human_bytes(storage)} of '
         f"{human_bytes(plan.storage)} used</dd>"
