@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS users (
     modified_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS users_by_enterprise ON users (enterprise_id, id);
+CREATE INDEX IF NOT EXISTS users_by_seat ON users (enterprise_id, kind, status);
 CREATE INDEX IF NOT EXISTS users_by_external_id ON users (enterprise_id, external_app_user_id);
 CREATE TABLE IF NOT EXISTS groups (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

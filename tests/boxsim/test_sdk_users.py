@@ -220,3 +220,20 @@ def test_rolling_a_user_out_of_the_enterprise(client, account):
     with pytest.raises(BoxAPIError) as excinfo:
         client.users.get_user_by_id(user.id)
     assert api_error(excinfo) == (404, "not_found")
+
+
+def test_booleans_are_read_as_true_or_True(api, account):
+    """Box's SDKs send Python's `True`; other clients send `true`."""
+    for value in ("true", "True"):
+        page = api.get("/2.0/users", params={"usemarker": value, "limit": 1}).json()
+        assert "next_marker" in page and "total_count" not in page
+    for value in ("false", "False"):
+        assert api.get("/2.0/users", params={"usemarker": value}).json()["total_count"] == 1
+    assert api.get("/2.0/users", params={"usemarker": "yes"}).status_code == 400
+    created = api.post(
+        "/2.0/users",
+        json={"name": "Sync", "login": login_for(account, "sync"), "is_sync_enabled": "False"},
+        params={"fields": "is_sync_enabled"},
+    ).json()
+    assert created["is_sync_enabled"] is False
+    assert api.delete(f"/2.0/users/{created['id']}", params={"force": "true"}).status_code == 204
