@@ -20,6 +20,7 @@ from boxsim.store import Store
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 TOKEN_AUDIENCE = "https://api.box.com/oauth2/token"
 JWT_HASHES = {"RS256": hashes.SHA256, "RS384": hashes.SHA384, "RS512": hashes.SHA512}
+BAD_SUB = "Please check the 'sub' claim. The 'sub' specified is invalid."
 JWT_MAX_LIFETIME = 60  # seconds: Box refuses assertions that expire later than this
 
 
@@ -103,7 +104,10 @@ def _check_assertion(conn, app, assertion: str, base_url: str) -> dict:
             "Current date time must be before the expiration date time listed in the 'exp' claim."
         )
     if exp > current + JWT_MAX_LIFETIME:
-        raise _invalid_grant("Please check the 'exp' claim.")
+        raise _invalid_grant(
+            "Please check the 'exp' claim. The 'exp' value exceeds the maximum value of 60 "
+            "seconds beyond the issue time."
+        )
     jti = claims.get("jti")
     if not isinstance(jti, str) or not 16 <= len(jti) <= 128:
         raise _invalid_grant("Please check the 'jti' claim. A unique 'jti' value is required.")
@@ -112,7 +116,7 @@ def _check_assertion(conn, app, assertion: str, base_url: str) -> dict:
         raise _invalid_grant("Please check the 'jti' claim. A unique 'jti' value is required.")
     conn.execute("INSERT INTO jwt_ids (jti, expires_at) VALUES (?, ?)", (jti, exp))
     if "sub" not in claims:
-        raise _invalid_grant("Please check the 'sub' claim.")
+        raise _invalid_grant(BAD_SUB)
     return claims
 
 
@@ -140,7 +144,9 @@ def token_endpoint(request: Request, store: Store, token_ttl: float) -> Response
                     )
                 except OAuthError as error:
                     if error.error == "invalid_grant":
-                        raise _invalid_grant("Please check the 'sub' claim.") from None
+                        raise _invalid_grant(
+                            "Please check the 'sub' claim. The 'sub' specified is invalid."
+                        ) from None
                     raise
             token, expires_in = service.issue_token(
                 conn, app["client_id"], enterprise_id, user_id, token_ttl
