@@ -2,12 +2,10 @@
 
 import json
 import secrets
-import string
 
 from werkzeug.wrappers import Response
 
 HELP_URL = "http://developers.box.com/docs/#errors"
-_REQUEST_ID_ALPHABET = string.ascii_lowercase + string.digits
 
 # The short message Box puts in `message` for an error code without a more specific one.
 _DEFAULT_MESSAGES = {
@@ -25,7 +23,7 @@ _DEFAULT_MESSAGES = {
 
 
 def new_request_id() -> str:
-    return "".join(secrets.choice(_REQUEST_ID_ALPHABET) for _ in range(16))
+    return secrets.token_hex(8)
 
 
 def json_response(body, status: int = 200, headers: dict | None = None) -> Response:
