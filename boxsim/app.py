@@ -119,6 +119,12 @@ class Simulator:
                         "Request rate limit exceeded, please try again later",
                         headers={"Retry-After": str(wait)},
                     )
+                if request.headers.get("As-User"):
+                    raise ApiError(
+                        403,
+                        "access_denied_insufficient_permissions",
+                        "This app may not make calls as another user",
+                    )
                 fault = self._fault_before(rule)
                 ctx = api.Context(request, self.store, token, client_id, enterprise_id, user_id)
                 try:

@@ -163,3 +163,12 @@ def test_jwt_bearer_grant(boxsim, recorder):
     for jwt in refused:
         response = grant(jwt)
         assert (response.status_code, response.json()["error"]) == (400, "invalid_grant")
+
+
+def test_as_user_is_refused(api, account):
+    """The simulator's apps may not act as another user, so the header is refused, not ignored."""
+    response = api.get("/2.0/users/me", headers={"As-User": account["admin_user_id"]})
+    assert (response.status_code, response.json()["code"]) == (
+        403,
+        "access_denied_insufficient_permissions",
+    )

@@ -133,6 +133,13 @@ def test_mail_is_kept_per_recipient(sim):
             timeout=10,
         )
         assert response.status_code == 303
+    again = requests.post(
+        f"{sim.url}/signup",
+        data={"name": "Again", "email": "A@mail-controls.example.com", "password": "Password1"},
+        timeout=10,
+    )
+    assert again.status_code == 400
+    assert "An account already exists for this email address." in again.text
     assert [m["to"] for m in sim.control.mail(to="B@mail-controls.example.com")] == [
         "b@mail-controls.example.com"
     ]
