@@ -43,3 +43,15 @@ def tree(db):
     from tests.factories import build_tree
 
     return build_tree()
+
+
+@pytest.fixture(scope="session")
+def boxsim(tmp_path_factory):
+    """A Box simulator for the whole session: its own process on a free port, its state in a
+    temporary SQLite file. The handle has `.url`, `.control` (the /_sim/ client) and `.stop()`;
+    see `boxsim.testing`. Tests create their own enterprises instead of resetting it."""
+    from boxsim.testing import start_simulator
+
+    handle = start_simulator(data_path=tmp_path_factory.mktemp("boxsim") / "boxsim.sqlite3")
+    yield handle
+    handle.stop()
