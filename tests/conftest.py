@@ -43,3 +43,12 @@ def tree(db):
     from tests.factories import build_tree
 
     return build_tree()
+
+
+@pytest.fixture
+def catalog(tree):
+    """A priced catalog on the tree: plans, provider and reseller prices, offers, tax rates
+    (see tests/catalog/builders.py)."""
+    from tests.catalog.builders import build_catalog
+
+    return build_catalog(tree)
