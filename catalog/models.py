@@ -117,7 +117,7 @@ class Plan(models.Model):
             return f"{self.seat_min}+ users"
         if self.seat_max == self.seat_min:
             return f"{self.seat_min} user" + ("s" if self.seat_min > 1 else "")
-        return f"{self.seat_min}–{self.seat_max} users"
+        return f"{self.seat_min} to {self.seat_max} users"
 
     @property
     def upload_label(self) -> str:
@@ -184,7 +184,9 @@ class Offer(models.Model):
     marketplace, and to resellers); a reseller picks one of its parent's offers made available
     to it (``parent_offer``) and sells it under its own prices."""
 
-    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="catalog_offers")
+    seller = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="catalog_offers"
+    )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="offers")
     parent_offer = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="resold_as"
@@ -223,7 +225,9 @@ class Price(models.Model):
     day (the latest created among equals). Rows are never changed: a new price is a new row,
     so invoices and orders can point at the exact version they used."""
 
-    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="catalog_prices")
+    seller = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="catalog_prices"
+    )
     plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="prices")
     audience = models.CharField(max_length=10, choices=Audience.choices)
     # Empty: the seller's default for the audience; else a per-customer (retail) or
@@ -249,7 +253,9 @@ class Price(models.Model):
     class Meta:
         ordering = ["plan__sort_order", "audience", "buyer_id", "currency", "term", "-valid_from"]
         constraints = [
-            models.CheckConstraint(condition=Q(recurring__gte=0), name="price_recurring_not_negative"),
+            models.CheckConstraint(
+                condition=Q(recurring__gte=0), name="price_recurring_not_negative"
+            ),
             models.CheckConstraint(condition=Q(setup_fee__gte=0), name="price_setup_not_negative"),
         ]
         indexes = [
@@ -355,7 +361,9 @@ class PromotionDuration(models.TextChoices):
 class Promotion(models.Model):
     """A discount on recurring charges, offered by one seller to its own customers."""
 
-    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="catalog_promotions")
+    seller = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="catalog_promotions"
+    )
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=10, choices=PromotionKind.choices)
     # Upper case, unique per seller; empty for automatic promotions.
@@ -370,7 +378,9 @@ class Promotion(models.Model):
     plans = models.ManyToManyField(Plan, blank=True, related_name="promotions")
     valid_from = models.DateField()
     valid_until = models.DateField(null=True, blank=True, help_text="Last day it can be used.")
-    max_redemptions = models.PositiveIntegerField(null=True, blank=True, help_text="Empty: no limit.")
+    max_redemptions = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Empty: no limit."
+    )
     max_per_customer = models.PositiveSmallIntegerField(default=1)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -459,7 +469,9 @@ class TaxRate(models.Model):
     """A tax a seller charges its buyers in a country ('' for any country), from a date. The
     newest rate on or before a day wins; a buyer's country wins over 'any'."""
 
-    seller = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="catalog_tax_rates")
+    seller = models.ForeignKey(
+        Organization, on_delete=models.PROTECT, related_name="catalog_tax_rates"
+    )
     name = models.CharField(max_length=60)
     country = models.CharField(max_length=2, blank=True, help_text="Empty: any country.")
     rate = models.DecimalField(max_digits=5, decimal_places=2, help_text="Percent, e.g. 10.00.")

@@ -131,7 +131,7 @@ def tiered_amount(quantity: Decimal, tiers, *, mode: str) -> Decimal:
     checked = as_tiers(tiers)
     if mode == FLAT and len(checked) != 1:
         raise PricingError("A flat price has exactly one tier.")
-    if mode == VOLUME or mode == FLAT:
+    if mode in (VOLUME, FLAT):
         return qty * unit_price_at(qty, checked)
     total = Decimal(0)
     lower = Decimal(0)

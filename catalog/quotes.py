@@ -16,10 +16,6 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from portal.errors import ValidationError
-from portal.models import Organization
-from portal.money import quantize
-
 from catalog import pricing, selectors
 from catalog.models import (
     DiscountType,
@@ -32,6 +28,9 @@ from catalog.models import (
     TaxRate,
     Term,
 )
+from portal.errors import ValidationError
+from portal.models import Organization
+from portal.money import quantize
 
 RECURRING = "recurring"
 SETUP = "setup"
@@ -148,7 +147,7 @@ def _currency_for(seller: Organization, customer: Organization | None, currency)
 
 def _dates(start: date, end: date) -> str:
     last = end - timedelta(days=1)
-    return f"{start:%d %b %Y} – {last:%d %b %Y}"
+    return f"{start:%d %b %Y} to {last:%d %b %Y}"
 
 
 def _discount(promotion: Promotion, recurring_amount: Decimal, currency: str) -> Decimal:
@@ -160,9 +159,7 @@ def _discount(promotion: Promotion, recurring_amount: Decimal, currency: str) ->
     return min(quantize(promotion.amount, currency), recurring_amount)
 
 
-def _tax(
-    seller: Organization, customer: Organization | None, day: date
-) -> TaxRate | None:
+def _tax(seller: Organization, customer: Organization | None, day: date) -> TaxRate | None:
     return selectors.tax_rate_for(seller=seller, buyer=customer, on_date=day)
 
 
@@ -379,9 +376,7 @@ def quote_build(
         trial_end=first_day if trial_days else None,
         promotion_id=promotion.pk if promotion else None,
         promotion_code=promotion.code if promotion else "",
-        promotion_label=(
-            f"{promotion.name}: {promotion.discount_label}" if promotion else ""
-        ),
+        promotion_label=(f"{promotion.name}: {promotion.discount_label}" if promotion else ""),
         usage=usage,
         notes=notes,
     )

@@ -16,10 +16,6 @@ from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, 
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from portal import access
-from portal.errors import NotFound, ValidationError
-from portal.models import Membership, Organization, OrgKind, User
-
 from catalog.models import (
     Audience,
     Offer,
@@ -36,6 +32,9 @@ from catalog.models import (
     Term,
     TrialUse,
 )
+from portal import access
+from portal.errors import NotFound, ValidationError
+from portal.models import Membership, Organization, OrgKind, User
 
 SELLER_KINDS = (OrgKind.PROVIDER, OrgKind.RESELLER)
 
@@ -288,9 +287,16 @@ def cost_prices(
 def price_versions(*, seller: Organization, plan: Plan) -> list[Price]:
     """Every version of every line the seller has for ``plan``, newest first within a line."""
     qs = Price.objects.filter(seller=seller, plan=plan).select_related("buyer", "created_by")
-    return list(_with_components(qs).order_by(
-        "audience", F("buyer_id").asc(nulls_first=True), "currency", "term", "-valid_from", "-pk"
-    ))
+    return list(
+        _with_components(qs).order_by(
+            "audience",
+            F("buyer_id").asc(nulls_first=True),
+            "currency",
+            "term",
+            "-valid_from",
+            "-pk",
+        )
+    )
 
 
 @dataclass
@@ -447,14 +453,10 @@ def automatic_promotions(
         .prefetch_related("plans")
         .order_by("pk")
     )
-    promotions = [
-        p for p in qs if p.max_redemptions is None or p.used < p.max_redemptions
-    ]
+    promotions = [p for p in qs if p.max_redemptions is None or p.used < p.max_redemptions]
     if customer is not None and promotions:
         uses = dict(
-            PromotionRedemption.objects.filter(
-                promotion__in=promotions, customer=customer
-            )
+            PromotionRedemption.objects.filter(promotion__in=promotions, customer=customer)
             .values_list("promotion_id")
             .annotate(n=Count("pk"))
         )

@@ -15,13 +15,6 @@ from decimal import Decimal, InvalidOperation
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 
-from portal import access
-from portal import selectors as portal_selectors
-from portal.errors import Conflict, NotFound, ValidationError
-from portal.models import Organization, OrgKind, User
-from portal.money import CURRENCY_EXPONENTS, MoneyError, exponent, format_money, to_decimal
-from portal.services import _full_clean, audit_record
-
 from catalog import pricing
 from catalog.models import (
     Audience,
@@ -55,6 +48,12 @@ from catalog.selectors import (  # noqa: F401 - promotion_check is part of this 
     today,
     upstream_offer_for,
 )
+from portal import access
+from portal import selectors as portal_selectors
+from portal.errors import Conflict, NotFound, ValidationError
+from portal.models import Organization, OrgKind, User
+from portal.money import CURRENCY_EXPONENTS, MoneyError, exponent, format_money, to_decimal
+from portal.services import _full_clean, audit_record
 
 MAX_AMOUNT = Decimal("100000000")  # a sanity bound well inside the columns' 12 digits
 UNIT_PLACES = 4  # pay-per-use unit prices may go below the currency's minor unit
@@ -267,9 +266,7 @@ def _set_transitions(plan: Plan, transitions: Iterable) -> list[dict]:
             if target is None:
                 raise ValidationError.for_field("transitions", "A plan to change to is unknown.")
         if target.pk == plan.pk:
-            raise ValidationError.for_field(
-                "transitions", f"{plan.name} cannot change to itself."
-            )
+            raise ValidationError.for_field("transitions", f"{plan.name} cannot change to itself.")
         if timing not in TransitionTiming.values:
             raise ValidationError.for_field(
                 "transitions", f"Choose when the change to {target.name} applies."
@@ -389,7 +386,10 @@ def plans_seed_defaults(*, actor: User | None = None) -> list[Plan]:
         if plan.transitions.exists():
             continue
         changes = [
-            (plans[other], TransitionTiming.IMMEDIATE if j > index else TransitionTiming.END_OF_TERM)
+            (
+                plans[other],
+                TransitionTiming.IMMEDIATE if j > index else TransitionTiming.END_OF_TERM,
+            )
             for j, other in enumerate(DEFAULT_ORDER)
             if other != code
         ]
@@ -401,13 +401,16 @@ def plans_seed_defaults(*, actor: User | None = None) -> list[Plan]:
 
 
 @transaction.atomic
-def seller_currency_add(*, actor: User | None, seller: Organization, currency: str) -> SellerCurrency:
+def seller_currency_add(
+    *, actor: User | None, seller: Organization, currency: str
+) -> SellerCurrency:
     _check_seller(seller)
     _require(actor, "catalog.currencies", seller)
     currency = _currency(currency)
-    if currency == seller.currency or SellerCurrency.objects.filter(
-        seller=seller, currency=currency
-    ).exists():
+    if (
+        currency == seller.currency
+        or SellerCurrency.objects.filter(seller=seller, currency=currency).exists()
+    ):
         raise Conflict.for_field("currency", f"{seller.name} already sells in {currency}.")
     row = SellerCurrency.objects.create(seller=seller, currency=currency)
     audit_record(
@@ -541,9 +544,7 @@ def offer_publish(
 
 
 @transaction.atomic
-def offer_update(
-    *, actor: User | None, offer: Offer, available_to=None, **fields
-) -> Offer:
+def offer_update(*, actor: User | None, offer: Offer, available_to=None, **fields) -> Offer:
     """Change how an offer is shown and to whom it is available."""
     _require(actor, "catalog.manage", offer.seller)
     unknown = set(fields) - set(OFFER_FIELDS)
@@ -719,9 +720,12 @@ def _check_cost(
 ) -> None:
     """A reseller's price may not undercut what it pays its parent, from its first day and
     against every cost version already scheduled after it."""
-    days = [valid_from, *scheduled_cost_dates(
-        seller=seller, plan=plan, currency=currency, term=term, after=valid_from
-    )]
+    days = [
+        valid_from,
+        *scheduled_cost_dates(
+            seller=seller, plan=plan, currency=currency, term=term, after=valid_from
+        ),
+    ]
     for day in days:
         try:
             cost = price_for(
@@ -910,7 +914,13 @@ def trial_redeem(
 
 # --- promotions -----------------------------------------------------------------------------------
 
-PROMOTION_UPDATE_FIELDS = ("name", "valid_until", "max_redemptions", "max_per_customer", "is_active")
+PROMOTION_UPDATE_FIELDS = (
+    "name",
+    "valid_until",
+    "max_redemptions",
+    "max_per_customer",
+    "is_active",
+)
 
 
 def _positive_int(value, field: str, label: str, *, allow_none: bool) -> int | None:
@@ -964,9 +974,7 @@ def promotion_create(
     if discount_type == DiscountType.PERCENT:
         value = _decimal(percent, "percent", "The percentage", places=2)
         if not 0 < value <= 100:
-            raise ValidationError.for_field(
-                "percent", "The percentage is above 0 and at most 100."
-            )
+            raise ValidationError.for_field("percent", "The percentage is above 0 and at most 100.")
         values["percent"] = value
     elif discount_type == DiscountType.FIXED:
         values["currency"] = _currency(currency)
@@ -994,9 +1002,7 @@ def promotion_create(
         )
     valid_from = valid_from or today()
     if valid_until is not None and valid_until < valid_from:
-        raise ValidationError.for_field(
-            "valid_until", "The last day is before the first day."
-        )
+        raise ValidationError.for_field("valid_until", "The last day is before the first day.")
     max_redemptions = _positive_int(
         max_redemptions, "max_redemptions", "The number of uses", allow_none=True
     )
@@ -1063,7 +1069,9 @@ def promotion_update(*, actor: User | None, promotion: Promotion, **fields) -> P
         )
     if "max_per_customer" in fields:
         fields["max_per_customer"] = _positive_int(
-            fields["max_per_customer"], "max_per_customer", "The uses per customer",
+            fields["max_per_customer"],
+            "max_per_customer",
+            "The uses per customer",
             allow_none=False,
         )
     if fields.get("valid_until") is not None and fields["valid_until"] < promotion.valid_from:
@@ -1102,9 +1110,7 @@ def promotion_redeem(
     reference = (reference or "").strip()[:100]
     if not reference:
         raise ValidationError("A redemption needs a reference (the order it is for).")
-    locked = (
-        Promotion.objects.select_for_update().select_related("seller").get(pk=promotion.pk)
-    )
+    locked = Promotion.objects.select_for_update().select_related("seller").get(pk=promotion.pk)
     existing = PromotionRedemption.objects.filter(promotion=locked, reference=reference).first()
     if existing is not None:
         if existing.customer_id != customer.pk:

@@ -86,8 +86,11 @@ def build_catalog(tree) -> Catalog:
     )
     price(provider, enterprise, "28.00", audience="wholesale", setup_fee="50.00")
     price(provider, business, "11.83", audience="wholesale", buyer=r2)
-    for key, plan, trial in (("P.business", business, 14), ("P.starter", starter, 0),
-                             ("P.enterprise", enterprise, 0)):
+    for key, plan, trial in (
+        ("P.business", business, 14),
+        ("P.starter", starter, 0),
+        ("P.enterprise", enterprise, 0),
+    ):
         cat.offers[key] = services.offer_publish(
             actor=None,
             seller=provider,

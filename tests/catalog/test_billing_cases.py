@@ -92,7 +92,7 @@ def test_case_6_promotion_for_three_periods(tree, cases):
     # then the first three monthly invoices carry -15.00 and the fourth none
     periods = quote.periods
     assert len(periods) == 4
-    discounts = [[l.amount for l in p.lines if l.kind == "discount"] for p in periods]
+    discounts = [[x.amount for x in p.lines if x.kind == "discount"] for p in periods]
     assert discounts == [[Decimal("-15.00")]] * 3 + [[]]
     assert [p.start for p in periods] == [
         date(2027, 1, 1),
