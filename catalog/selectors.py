@@ -311,6 +311,11 @@ class PriceLine:
     scheduled: list[Price] = field(default_factory=list)
     history: list[Price] = field(default_factory=list)
 
+    @property
+    def latest(self) -> Price:
+        """The newest version: the last scheduled one, else the one in force."""
+        return self.scheduled[-1] if self.scheduled else self.current
+
 
 def price_lines(versions: list[Price], on_date: date) -> list[PriceLine]:
     lines: dict[tuple, PriceLine] = {}

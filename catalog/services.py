@@ -298,6 +298,7 @@ def plan_create(
     storage_gb: int | None = None,
     description: str = "",
     changes_during_trial: bool = True,
+    is_active: bool = True,
     sort_order: int = 100,
     transitions: Iterable = (),
 ) -> Plan:
@@ -324,6 +325,7 @@ def plan_create(
         storage_gb=storage_gb,
         max_upload_mb=max_upload_mb,
         changes_during_trial=changes_during_trial,
+        is_active=is_active,
         sort_order=sort_order,
     )
     _check_plan(plan)
