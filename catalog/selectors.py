@@ -548,10 +548,10 @@ def offer_cards(
     return cards
 
 
-def storefront_offer(seller: Organization, offer_id) -> Offer:
-    """One of the seller's storefront offers by id; 404 for anything else."""
+def storefront_offer(seller: Organization, offer_id, *, storefront_only: bool = True) -> Offer:
+    """One of the seller's sellable (storefront) offers by id; 404 for anything else."""
     offer_id = _int_or_none(offer_id)
-    for offer in sellable_offers(seller):
+    for offer in sellable_offers(seller, storefront_only=storefront_only):
         if offer.pk == offer_id:
             return offer
     raise NotFound("No such offer.")
