@@ -281,9 +281,12 @@ def _priceable_plan(org: Organization, plan_id) -> Plan:
     raise NotFound("No such plan.")
 
 
-def _buyer_choices(org: Organization) -> list[tuple[str, str]]:
+def _buyer_choices(request, org: Organization) -> list[tuple[str, str]]:
     children = (
-        Organization.objects.filter(parent=org).exclude(status="closed").order_by("kind", "name")
+        access.visible_organizations(request.user)
+        .filter(parent=org)
+        .exclude(status="closed")
+        .order_by("kind", "name")
     )
     return [
         (str(c.pk), f"{'Reseller' if c.is_reseller else 'Customer'}: {c.name}") for c in children
@@ -325,20 +328,21 @@ def catalog_prices(request, org, plan_id):
         initial=initial,
         currencies=selectors.seller_currencies(org),
         audiences=audiences,
-        buyers=_buyer_choices(org),
+        buyers=_buyer_choices(request, org),
         storage=plan.storage_mode != StorageMode.UNLIMITED,
     )
     can_manage = access.can(request.user, "catalog.manage", org)
     if request.method == "POST":
+        # Naming someone else's customer or reseller is a 404, like any other object.
+        named = request.POST.get("buyer")
+        children = access.visible_organizations(request.user).filter(parent=org)
+        buyer = children.filter(pk=_int(named)).first() if named else None
+        if named and buyer is None:
+            raise NotFound("No such customer or reseller.")
         if _denied(request, "catalog.manage", org):
             return _back(request)
         if form.is_valid():
             data = form.cleaned_data
-            buyer = None
-            if data["buyer"]:
-                buyer = Organization.objects.filter(parent=org, pk=_int(data["buyer"])).first()
-                if buyer is None:
-                    raise NotFound("No such customer or reseller.")
             try:
                 price = services.price_create(
                     actor=request.user,
