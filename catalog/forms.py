@@ -187,7 +187,6 @@ class PriceForm(forms.Form):
         label="Storage tiers",
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "50 0.10\n0.08"}),
         required=False,
-        help_text=TIERS_HELP,
     )
     users_mode = forms.ChoiceField(
         label="Active users above the seats, per user",
@@ -198,7 +197,6 @@ class PriceForm(forms.Form):
         label="Extra user tiers",
         widget=forms.Textarea(attrs={"rows": 3, "placeholder": "15.00"}),
         required=False,
-        help_text=TIERS_HELP,
     )
 
     COMPONENTS = (("storage", Metric.STORAGE), ("users", Metric.EXTRA_USERS))
@@ -219,6 +217,20 @@ class PriceForm(forms.Form):
         if not storage:
             del self.fields["storage_mode"]
             del self.fields["storage_tiers"]
+
+    USAGE = ("storage_mode", "storage_tiers", "users_mode", "users_tiers")
+
+    @property
+    def main_fields(self):
+        return [self[name] for name in self.fields if name not in self.USAGE]
+
+    @property
+    def usage_fields(self):
+        return [
+            (self[f"{prefix}_mode"], self[f"{prefix}_tiers"])
+            for prefix, _ in self.COMPONENTS
+            if f"{prefix}_mode" in self.fields
+        ]
 
     def clean(self):
         data = super().clean()

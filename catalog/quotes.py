@@ -80,6 +80,22 @@ class UsagePrice:
 
 
 @dataclass
+class PeriodGroup:
+    """Consecutive later periods billed the same amounts, shown once."""
+
+    periods: list[QuotePeriod]
+    open_ended: bool  # the amounts from then on
+
+    @property
+    def period(self) -> QuotePeriod:
+        return self.periods[0]
+
+
+def _shape(period: QuotePeriod) -> tuple:
+    return tuple((line.kind, line.quantity, line.unit_price, line.amount) for line in period.lines)
+
+
+@dataclass
 class Quote:
     currency: str
     seller_id: int
@@ -103,6 +119,20 @@ class Quote:
     @property
     def periods(self) -> list[QuotePeriod]:
         return [self.first_invoice, *self.later_periods]
+
+    @property
+    def later_groups(self) -> list[PeriodGroup]:
+        """The later periods, consecutive equal ones together; the last group is what every
+        period after it costs too."""
+        groups: list[PeriodGroup] = []
+        for period in self.later_periods:
+            if groups and _shape(groups[-1].period) == _shape(period):
+                groups[-1].periods.append(period)
+            else:
+                groups.append(PeriodGroup([period], open_ended=False))
+        if groups:
+            groups[-1].open_ended = True
+        return groups
 
 
 def _quantity(value, plan: Plan) -> int:
@@ -145,11 +175,6 @@ def _currency_for(seller: Organization, customer: Organization | None, currency)
     return sold[0]
 
 
-def _dates(start: date, end: date) -> str:
-    last = end - timedelta(days=1)
-    return f"{start:%d %b %Y} to {last:%d %b %Y}"
-
-
 def _discount(promotion: Promotion, recurring_amount: Decimal, currency: str) -> Decimal:
     """The (positive) discount a promotion takes off a period's recurring charges."""
     if promotion.discount_type == DiscountType.PERCENT:
@@ -182,7 +207,7 @@ def _period(
     lines.append(
         QuoteLine(
             RECURRING,
-            f"{label}, {seats}, {_dates(start, end)}",
+            f"{label}, {seats}",
             Decimal(quantity),
             quantize(price.recurring, currency),
             recurring,
@@ -299,11 +324,6 @@ def quote_build(
                 "starts on the first day."
             )
     first_day = pricing.trial_end(start_date, trial_days)
-    if trial_days:
-        notes.append(
-            f"Free trial of {trial_days} days until {first_day - timedelta(days=1):%d %b %Y}; "
-            "nothing is billed for it."
-        )
 
     def price_on(day: date) -> Price:
         return selectors.price_for(

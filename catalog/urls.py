@@ -7,7 +7,7 @@ from django.urls import path
 from catalog import views
 
 console = [
-    path("", views.catalog_offers, name="catalog_offers"),
+    path("offers/", views.catalog_offers, name="catalog_offers"),
     path("offers/<int:offer_id>/", views.catalog_offer, name="catalog_offer"),
     path("prices/<int:plan_id>/", views.catalog_prices, name="catalog_prices"),
     path("plans/", views.catalog_plans, name="catalog_plans"),

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from catalog import quotes, selectors, services
 from catalog.forms import (
+    TIERS_HELP,
     CurrencyForm,
     EstimateForm,
     OfferForm,
@@ -76,10 +77,14 @@ def _resellers_below(org: Organization):
     return Organization.objects.filter(parent=org, kind=OrgKind.RESELLER).order_by("name")
 
 
+def _shown_order(price) -> tuple:
+    return (price.currency, 0 if price.term == Term.MONTHLY else 1)
+
+
 def _by_plan(prices: dict) -> dict[int, list]:
     grouped: dict[int, list] = defaultdict(list)
-    for (plan_id, _, _), price in sorted(prices.items(), key=lambda kv: (kv[0][1], kv[0][2])):
-        grouped[plan_id].append(price)
+    for price in sorted(prices.values(), key=_shown_order):
+        grouped[price.plan_id].append(price)
     return grouped
 
 
@@ -258,8 +263,8 @@ def catalog_offer(request, org, offer_id):
             "offer": offer,
             "form": form,
             "can_manage": can_manage,
-            "retail": sorted(retail.values(), key=lambda p: (p.currency, p.term)),
-            "cost": sorted(cost.values(), key=lambda p: (p.currency, p.term)),
+            "retail": sorted(retail.values(), key=_shown_order),
+            "cost": sorted(cost.values(), key=_shown_order),
             "sellable": selectors.offer_sellable(offer),
         },
     )
@@ -370,7 +375,7 @@ def catalog_prices(request, org, plan_id):
                 return redirect("catalog_prices", org_id=org.pk, plan_id=plan.pk)
     cost = sorted(
         selectors.cost_prices(seller=org, on_date=today, plans=[plan]).values(),
-        key=lambda p: (p.currency, p.term),
+        key=_shown_order,
     )
     return render_console(
         request,
@@ -383,6 +388,7 @@ def catalog_prices(request, org, plan_id):
             "can_manage": can_manage,
             "today": today,
             "offer": Offer.objects.filter(seller=org, plan=plan).first(),
+            "tiers_help": TIERS_HELP,
         },
     )
 

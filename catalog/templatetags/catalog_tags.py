@@ -38,6 +38,17 @@ def qty(value) -> str:
     return f"{Decimal(value).normalize():f}"
 
 
+METRIC_SHORT = {
+    "storage_gb_month": "Storage over the quota, per GB-month",
+    "extra_active_user": "Active users above the seats, per user",
+}
+
+
+@register.filter
+def metric_short(metric: str) -> str:
+    return METRIC_SHORT.get(metric, metric)
+
+
 @register.simple_tag
 def tier_rows(component):
     """(label, unit price) rows of a price component's tiers."""

@@ -82,7 +82,7 @@ def page_requests(tree, catalog, actor_org, objects):
     if v.is_seller:
         base = f"/console/{v.pk}/catalog/"
         for suffix in (
-            "",
+            "offers/",
             f"offers/{objects['offer'].pk}/",
             f"prices/{business.pk}/",
             "plans/",
@@ -94,7 +94,7 @@ def page_requests(tree, catalog, actor_org, objects):
         ):
             reqs.append(("get", base + suffix, None))
         reqs += [
-            ("post", base, {"action": "withdraw", "offer": objects["offer"].pk}),
+            ("post", f"{base}offers/", {"action": "withdraw", "offer": objects["offer"].pk}),
             (
                 "post",
                 f"{base}prices/{business.pk}/",
@@ -127,8 +127,8 @@ def page_requests(tree, catalog, actor_org, objects):
                 ("get", f"{base}offers/{offer.pk}/", None),
                 ("post", f"{base}offers/{offer.pk}/", {"action": "save", "trial_days": "9"}),
                 ("post", f"{base}offers/{offer.pk}/", {"action": "withdraw"}),
-                ("post", base, {"action": "withdraw", "offer": offer.pk}),
-                ("post", base, {"action": "pick", "offer": offer.pk}),
+                ("post", f"{base}offers/", {"action": "withdraw", "offer": offer.pk}),
+                ("post", f"{base}offers/", {"action": "pick", "offer": offer.pk}),
                 ("get", f"{base}promotions/{promo.pk}/", None),
                 (
                     "post",

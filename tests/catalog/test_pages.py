@@ -41,7 +41,7 @@ def test_provider_console_pages(client, tree, catalog, who):
         duration="once",
     )
     for url in (
-        base,
+        f"{base}offers/",
         f"{base}offers/{catalog['P.business'].pk}/",
         f"{base}prices/{business.pk}/",
         f"{base}plans/",
@@ -60,7 +60,7 @@ def test_reseller_console_pages(client, tree, catalog, who):
     base = console(tree, org)
     offer = catalog[f"{org}.business"]
     for url in (
-        base,
+        f"{base}offers/",
         f"{base}offers/{offer.pk}/",
         f"{base}prices/{catalog['business'].pk}/",
         f"{base}promotions/",
@@ -75,7 +75,7 @@ def test_reseller_console_pages(client, tree, catalog, who):
 
 def test_nav_shows_the_catalog(client, tree, catalog):
     client.force_login(tree["R1.admin"])
-    page = body(client.get(console(tree, "R1")))
+    page = body(client.get(console(tree, "R1") + "offers/"))
     assert "Offers" in page and "Promotions" in page and "Tax rates" in page
     assert f'href="{console(tree, "R1")}plans/"' not in page
     client.force_login(tree["C11.member"])
@@ -88,7 +88,7 @@ def test_nav_shows_the_catalog(client, tree, catalog):
 
 def test_reseller_offers_page_shows_its_cost_and_what_it_can_pick(client, tree, catalog):
     client.force_login(tree["R1.admin"])
-    page = body(client.get(console(tree, "R1")))
+    page = body(client.get(console(tree, "R1") + "offers/"))
     assert "16.00 USD" in page and "12.37 USD" in page  # its price and its cost
     assert "11.83" not in page  # the provider's price to R2
     assert "Available from Provider Co" in page
@@ -98,7 +98,9 @@ def test_reseller_offers_page_shows_its_cost_and_what_it_can_pick(client, tree, 
 def test_reseller_picks_an_offer_then_prices_it(client, tree, catalog):
     client.force_login(tree["R1.sales"])
     enterprise = catalog["P.enterprise"]
-    response = client.post(console(tree, "R1"), {"action": "pick", "offer": enterprise.pk})
+    response = client.post(
+        console(tree, "R1") + "offers/", {"action": "pick", "offer": enterprise.pk}
+    )
     plan = catalog["enterprise"]
     assert response.status_code == 302
     assert response["Location"] == f"{console(tree, 'R1')}prices/{plan.pk}/"
@@ -197,7 +199,7 @@ def test_offer_settings_and_availability(client, tree, catalog):
 def test_provider_publishes_a_plan(client, tree, catalog):
     client.force_login(tree["P.admin"])
     plan = catalog["individual"]
-    response = client.post(console(tree, "P"), {"action": "publish", "plan": plan.pk})
+    response = client.post(console(tree, "P") + "offers/", {"action": "publish", "plan": plan.pk})
     offer = Offer.objects.get(seller=tree["P"], plan=plan)
     assert response["Location"] == f"{console(tree, 'P')}offers/{offer.pk}/"
 
@@ -460,5 +462,7 @@ def test_customer_cannot_open_another_sellers_offer(client, tree, catalog):
 
 def test_writes_are_audited(client, tree, catalog):
     client.force_login(tree["R1.admin"])
-    client.post(console(tree, "R1"), {"action": "withdraw", "offer": catalog["R1.starter"].pk})
+    client.post(
+        console(tree, "R1") + "offers/", {"action": "withdraw", "offer": catalog["R1.starter"].pk}
+    )
     assert AuditEvent.objects.filter(action="offer.withdrawn", actor=tree["R1.admin"]).exists()
