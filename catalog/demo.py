@@ -155,7 +155,7 @@ def _promotion(seller, name, **kwargs):
 def seed(world) -> None:
     provider = world.provider
     skyline, harbor, summit = (world.resellers[k] for k in ("skyline", "harbor", "summit"))
-    plans = {p.code: p for p in services.plans_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults()}
 
     if not SellerCurrency.objects.filter(seller=provider, currency="EUR").exists():
         services.seller_currency_add(actor=None, seller=provider, currency="EUR")

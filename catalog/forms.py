@@ -146,7 +146,7 @@ class OfferForm(forms.Form):
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), required=False)
     trial_days = forms.IntegerField(
-        label="Trial (days)", min_value=0, max_value=365, initial=0, help_text="0: no trial."
+        label="Trial (days)", initial=0, help_text="0: no trial; at most 90."
     )
     in_storefront = forms.BooleanField(label="Show in my storefront", required=False, initial=True)
     available_to_all_resellers = forms.BooleanField(

@@ -376,7 +376,7 @@ def plan_update(*, actor: User | None, plan: Plan, transitions=None, **fields) -
 
 
 @transaction.atomic
-def plans_seed_defaults(*, actor: User | None = None) -> list[Plan]:
+def plan_seed_defaults(*, actor: User | None = None) -> list[Plan]:
     """Create the standard Box plans and their changes when missing (idempotent): upgrades to
     a higher plan apply immediately, downgrades at the end of the term."""
     plans = {}

@@ -56,7 +56,7 @@ def price(seller, plan, recurring, *, audience="retail", term="monthly", currenc
 
 
 def build_catalog(tree) -> Catalog:
-    plans = {p.code: p for p in services.plans_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults()}
     cat = Catalog(plans=plans)
     provider, r1, r2, s1 = tree["P"], tree["R1"], tree["R2"], tree["S1"]
     business, starter, enterprise = plans["business"], plans["starter"], plans["enterprise"]

@@ -13,7 +13,7 @@ def cases(tree):
     from tests.catalog.builders import price
 
     with freeze_time(CASES_SET_UP_ON):
-        plans = {p.code: p for p in services.plans_seed_defaults()}
+        plans = {p.code: p for p in services.plan_seed_defaults()}
         provider, r1 = tree["P"], tree["R1"]
         business = plans["business"]
         services.tax_rate_create(actor=None, seller=provider, name="Sales tax", rate="10.00")

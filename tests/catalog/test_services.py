@@ -55,7 +55,7 @@ def today():
 
 
 def test_default_plans_are_seeded_once(tree):
-    plans = services.plans_seed_defaults()
+    plans = services.plan_seed_defaults()
     assert [p.code for p in plans] == [
         "individual",
         "starter",
@@ -80,12 +80,12 @@ def test_default_plans_are_seeded_once(tree):
         "enterprise": "immediate",
     }
     before = written()
-    services.plans_seed_defaults()
+    services.plan_seed_defaults()
     assert written() == before
 
 
 def test_plan_limits_are_data(tree):
-    plans = {p.code: p for p in services.plans_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults()}
     admin = tree["P.admin"]
     plan = services.plan_update(
         actor=admin, plan=plans["starter"], seat_max=15, storage_gb=200, max_upload_mb=4096
@@ -98,7 +98,7 @@ def test_plan_limits_are_data(tree):
 
 
 def test_plan_create_with_transitions(tree):
-    plans = {p.code: p for p in services.plans_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults()}
     plan = services.plan_create(
         actor=tree["P.admin"],
         code="business-nonprofit",
@@ -127,7 +127,7 @@ def test_plan_create_with_transitions(tree):
     ],
 )
 def test_bad_plan_changes_are_refused(tree, changes, field):
-    plans = {p.code: p for p in services.plans_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults()}
     before = written()
     with pytest.raises(ValidationError) as exc:
         services.plan_update(actor=tree["P.admin"], plan=plans["starter"], **changes)
@@ -137,7 +137,7 @@ def test_bad_plan_changes_are_refused(tree, changes, field):
 
 @pytest.mark.parametrize("who", ["P.sales", "P.agent", "R1.admin", "C11.admin"])
 def test_only_provider_admins_edit_plans(tree, who):
-    plans = {p.code: p for p in services.plans_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults()}
     before = written()
     with pytest.raises(PermissionDenied):
         services.plan_update(actor=tree[who], plan=plans["starter"], seat_max=20)
