@@ -5,7 +5,7 @@ from __future__ import annotations
 from portal.navigation import NavItem, can, register
 
 
-def _provider_admin(user, org, membership) -> bool:
+def _provider_staff(user, org, membership) -> bool:
     from portal import access
 
     return org.is_provider and access.can(user, "catalog.view", org)
@@ -13,7 +13,7 @@ def _provider_admin(user, org, membership) -> bool:
 
 def register_catalog_items() -> None:
     register("seller", NavItem("Offers", "catalog_offers", 30, can("catalog.view"), icon="tag"))
-    register("seller", NavItem("Plans", "catalog_plans", 31, _provider_admin, icon="layers"))
+    register("seller", NavItem("Plans", "catalog_plans", 31, _provider_staff, icon="layers"))
     register(
         "seller",
         NavItem("Promotions", "catalog_promotions", 32, can("catalog.view"), icon="percent"),

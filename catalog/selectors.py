@@ -524,9 +524,9 @@ def offer_cards(
     by_plan: dict[int, dict[str, Price]] = defaultdict(dict)
     for (plan_id, _, term), price in prices.items():
         by_plan[plan_id][term] = price
-    had_trial = False
+    tried: set[int] = set()
     if customer is not None:
-        had_trial = TrialUse.objects.filter(customer=customer).exists()
+        tried = set(TrialUse.objects.filter(customer=customer).values_list("product_id", flat=True))
     promotions = automatic_promotions(seller=seller, on_date=on_date, customer=customer)
     cards = []
     for offer in offers:
@@ -536,7 +536,7 @@ def offer_cards(
             OfferCard(
                 offer=offer,
                 prices=by_plan[offer.plan_id],
-                trial_days=0 if had_trial else offer.trial_days,
+                trial_days=0 if offer.plan.product_id in tried else offer.trial_days,
                 promotions=[
                     p
                     for p in promotions
