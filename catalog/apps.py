@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class CatalogConfig(AppConfig):
     name = "catalog"
+    verbose_name = "Catalog and pricing"
+
+    def ready(self) -> None:
+        from catalog import navigation
+
+        navigation.register_catalog_items()

@@ -133,6 +133,21 @@ RULES = {
     ),
     "brand.manage": lambda g, org: org.is_seller and g.role == Role.ADMIN,
     "audit.view": lambda g, org: g.role in (Role.ADMIN, Role.BILLING),
+    # Catalog: any of a seller's staff (and the staff of the sellers above it) may read its
+    # catalog; only its own admins and sales people decide what it sells and at what price.
+    "catalog.view": lambda g, org: org.is_seller,
+    "catalog.manage": lambda g, org: (
+        org.is_seller and g.relation == SELF and g.role in (Role.ADMIN, Role.SALES)
+    ),
+    "catalog.plans": lambda g, org: org.is_provider and g.relation == SELF and g.role == Role.ADMIN,
+    "catalog.tax": lambda g, org: (
+        org.is_seller and g.relation == SELF and g.role in (Role.ADMIN, Role.BILLING)
+    ),
+    "catalog.currencies": lambda g, org: (
+        org.is_seller and g.relation == SELF and g.role == Role.ADMIN
+    ),
+    # A customer's people browse their seller's offers and ask for estimates.
+    "offers.browse": lambda g, org: org.is_customer,
 }
 
 DENIED_MESSAGES = {
@@ -142,6 +157,13 @@ DENIED_MESSAGES = {
     "reseller.create": "Only the provider's admins may create resellers.",
     "brand.manage": "Only an admin may change this brand.",
     "audit.view": "Only admins and billing staff may read the audit log.",
+    "catalog.view": "Only a seller's staff may see its catalog.",
+    "catalog.manage": "Only this seller's admins and sales people may change its offers, "
+    "prices and promotions.",
+    "catalog.plans": "Only the provider's admins may create or change plans.",
+    "catalog.tax": "Only this seller's admins and billing staff may change its tax rates.",
+    "catalog.currencies": "Only this seller's admins may change the currencies it sells in.",
+    "offers.browse": "Only a customer's people may browse its offers.",
 }
 
 

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from catalog import urls as catalog_urls
 from portal import views
 
 console = [
@@ -17,6 +18,7 @@ console = [
     path("team/", views.console_team, name="console_team"),
     path("brand/", views.console_brand, name="console_brand"),
     path("audit/", views.console_audit, name="console_audit"),
+    path("catalog/", include(catalog_urls.console)),
 ]
 
 customer = [
@@ -24,10 +26,12 @@ customer = [
     path("team/", views.customer_team, name="customer_team"),
     path("company/", views.customer_company, name="customer_company"),
     path("audit/", views.customer_audit, name="customer_audit"),
+    path("offers/", include(catalog_urls.customer)),
 ]
 
 urlpatterns = [
     path("", views.storefront_home, name="storefront_home"),
+    path("offers/", include(catalog_urls.storefront)),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("me/", views.profile, name="profile"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),

@@ -55,3 +55,12 @@ def boxsim(tmp_path_factory):
     handle = start_simulator(data_path=tmp_path_factory.mktemp("boxsim") / "boxsim.sqlite3")
     yield handle
     handle.stop()
+
+
+@pytest.fixture
+def catalog(tree):
+    """A priced catalog on the tree: plans, provider and reseller prices, offers, tax rates
+    (see tests/catalog/builders.py)."""
+    from tests.catalog.builders import build_catalog
+
+    return build_catalog(tree)

@@ -16,4 +16,5 @@ router.register("tokens", views.ApiTokenViewSet, basename="api-token")
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
     path("", include(router.urls)),
+    path("", include("catalog.api.urls")),
 ]
