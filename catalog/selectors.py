@@ -34,7 +34,7 @@ from catalog.models import (
 )
 from portal import access
 from portal.errors import NotFound, ValidationError
-from portal.models import Membership, Organization, OrgKind, User
+from portal.models import Organization, OrgKind, User
 
 SELLER_KINDS = (OrgKind.PROVIDER, OrgKind.RESELLER)
 
@@ -643,12 +643,7 @@ def visible_prices(user: User) -> QuerySet[Price]:
     if not user.is_authenticated:
         return Price.objects.none()
     condition = Q(seller__in=catalog_sellers(user))
-    memberships = (
-        Membership.objects.filter(user=user, is_active=True)
-        .exclude(organization__status="closed")
-        .select_related("organization")
-    )
-    for membership in memberships:
+    for membership in access.active_memberships(user):
         org = membership.organization
         if org.is_reseller:
             own_line = Price.objects.filter(

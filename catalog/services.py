@@ -53,7 +53,7 @@ from portal import selectors as portal_selectors
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.models import Organization, OrgKind, User
 from portal.money import CURRENCY_EXPONENTS, MoneyError, exponent, format_money, to_decimal
-from portal.services import _full_clean, audit_record
+from portal.services import audit_record, validate_model
 
 MAX_AMOUNT = Decimal("100000000")  # a sanity bound well inside the columns' 12 digits
 UNIT_PLACES = 4  # pay-per-use unit prices may go below the currency's minor unit
@@ -249,7 +249,7 @@ def _check_plan(plan: Plan) -> None:
         )
     if not plan.max_upload_mb:
         raise ValidationError.for_field("max_upload_mb", "Give the largest upload in MB.")
-    _full_clean(plan, exclude=["product"])
+    validate_model(plan, exclude=["product"])
 
 
 def _set_transitions(plan: Plan, transitions: Iterable) -> list[dict]:
@@ -528,7 +528,7 @@ def offer_publish(
             setattr(offer, key, value)
         offer.parent_offer = parent_offer
         offer.is_active = True
-    _full_clean(offer, exclude=["seller", "plan", "parent_offer"])
+    validate_model(offer, exclude=["seller", "plan", "parent_offer"])
     offer.save()
     offer.available_to.set(resellers)
     audit_record(
@@ -560,7 +560,7 @@ def offer_update(*, actor: User | None, offer: Offer, available_to=None, **field
     before, after = _changes(offer, fields)
     for key, value in fields.items():
         setattr(offer, key, value)
-    _full_clean(offer, exclude=["seller", "plan", "parent_offer"])
+    validate_model(offer, exclude=["seller", "plan", "parent_offer"])
     if after:
         offer.save()
     if available_to is not None:
@@ -1026,7 +1026,7 @@ def promotion_create(
         max_per_customer=max_per_customer,
         **values,
     )
-    _full_clean(promotion, exclude=["seller"])
+    validate_model(promotion, exclude=["seller"])
     promotion.save()
     promotion.plans.set(plans)
     audit_record(

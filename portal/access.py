@@ -45,7 +45,8 @@ class Grant:
     via_kind: str  # kind of the organization the membership is in
 
 
-def _active_memberships(user: User) -> list[Membership]:
+def active_memberships(user: User) -> list[Membership]:
+    """The user's active memberships (with their organizations), memoised on the user object."""
     cache = _request_cache(user)
     if "memberships" not in cache:
         cache["memberships"] = list(
@@ -73,7 +74,7 @@ def forget(user: User) -> None:
 
 def visible_organizations_q(user: User) -> Q:
     condition = Q(pk__in=[])
-    for membership in _active_memberships(user):
+    for membership in active_memberships(user):
         org = membership.organization
         if org.kind == OrgKind.CUSTOMER:
             condition |= Q(pk=org.pk)
@@ -98,7 +99,7 @@ def grants(user: User, org: Organization) -> list[Grant]:
         return []
     ancestors = set(org.ancestor_ids)
     result = []
-    for membership in _active_memberships(user):
+    for membership in active_memberships(user):
         if membership.organization_id not in ancestors:
             continue
         relation = SELF if membership.organization_id == org.pk else ANCESTOR
@@ -187,7 +188,7 @@ def access_organization(user: User, org_id, *, action: str = "org.view") -> Orga
 
 def membership_of(user: User, org: Organization) -> Membership | None:
     """The user's own active membership in exactly this organization."""
-    for membership in _active_memberships(user):
+    for membership in active_memberships(user):
         if membership.organization_id == org.pk:
             return membership
     return None
@@ -195,7 +196,7 @@ def membership_of(user: User, org: Organization) -> Membership | None:
 
 def access_console(user: User, org_id) -> tuple[Organization, Membership]:
     """A console is opened for an organization the user is a member of."""
-    for membership in _active_memberships(user):
+    for membership in active_memberships(user):
         if membership.organization_id == _int_or_none(org_id):
             return membership.organization, membership
     raise NotFound("No such organization.")
@@ -256,7 +257,7 @@ def access_brand_domain(user: User, domain_id, *, action="brand.manage") -> Bran
 def visible_audit_events(user: User) -> QuerySet[AuditEvent]:
     """Events about organizations where the actor is admin or billing staff (self or above)."""
     condition = Q(pk__in=[])
-    for membership in _active_memberships(user):
+    for membership in active_memberships(user):
         if membership.role not in (Role.ADMIN, Role.BILLING):
             continue
         condition |= Q(organization__path__startswith=membership.organization.path)

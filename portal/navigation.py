@@ -40,11 +40,12 @@ def items_for(console: str, request, org, membership) -> list[dict]:
             url = reverse(item.url_name, kwargs={"org_id": org.pk})
         except NoReverseMatch:
             continue
-        active = request.path == url or (
-            url != reverse(_ITEMS[console][0].url_name, kwargs={"org_id": org.pk})
-            and request.path.startswith(url)
-        )
-        result.append({"label": item.label, "url": url, "active": active, "icon": item.icon})
+        result.append({"label": item.label, "url": url, "active": False, "icon": item.icon})
+    # The item whose URL is the longest prefix of the current path is the active one, so a page
+    # under /catalog/offers/ lights "Offers" and not a shorter "/catalog/" item as well.
+    matches = [entry for entry in result if request.path.startswith(entry["url"])]
+    if matches:
+        max(matches, key=lambda entry: len(entry["url"]))["active"] = True
     return result
 
 

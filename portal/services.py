@@ -35,6 +35,7 @@ from portal.models import (
     User,
     domain_validator,
 )
+from portal.money import CURRENCY_EXPONENTS
 from portal.selectors import brand_cache_bump, brand_for_organization
 
 # The client address of the request being served, recorded on audit events. Set by
@@ -109,7 +110,8 @@ def _jsonable(value):
     return str(value)
 
 
-def _full_clean(obj, exclude=None) -> None:
+def validate_model(obj, exclude=None) -> None:
+    """Run the model's field validation and raise it as the project's ``ValidationError``."""
     try:
         obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except DjangoValidationError as exc:
@@ -134,7 +136,7 @@ def provider_create(*, name: str, brand_name: str | None = None, domains=(), **d
     if Organization.objects.filter(kind=OrgKind.PROVIDER).exists():
         raise Conflict("A provider already exists; there is exactly one.")
     org = Organization(kind=OrgKind.PROVIDER, name=name, **details)
-    _full_clean(org, exclude=["path"])
+    validate_model(org, exclude=["path"])
     org.save()
     _set_path(org)
     brand = Brand.objects.create(organization=org, name=brand_name or name)
@@ -194,7 +196,8 @@ def organization_create(
     org = Organization(kind=kind, parent=parent, name=name, agent=agent, **details)
     if not org.currency:
         org.currency = parent.currency
-    _full_clean(org, exclude=["path"])
+    _check_currency(org.currency)
+    validate_model(org, exclude=["path"])
     org.save()
     _set_path(org)
     if kind == OrgKind.RESELLER:
@@ -211,6 +214,15 @@ def organization_create(
         after={"kind": kind, "name": name, "parent": parent.pk},
     )
     return org
+
+
+def _check_currency(currency: str) -> None:
+    if currency not in CURRENCY_EXPONENTS:
+        raise ValidationError.for_field(
+            "currency",
+            f"{currency!r} is not a currency the portal can bill in; use one of: "
+            f"{', '.join(sorted(CURRENCY_EXPONENTS))}.",
+        )
 
 
 def _check_agent(parent: Organization, agent: User) -> None:
@@ -233,7 +245,8 @@ def organization_update(*, actor: User, organization: Organization, **fields) ->
         return org
     for field, value in fields.items():
         setattr(org, field, value)
-    _full_clean(org, exclude=["path"])
+    _check_currency(org.currency)
+    validate_model(org, exclude=["path"])
     org.save()
     audit_record(
         actor=actor,
@@ -631,7 +644,7 @@ def brand_update(*, actor: User, brand: Brand, logo=None, clear_logo=False, **fi
     elif clear_logo and brand.logo:
         brand.logo = ""
         after["logo"] = ""
-    _full_clean(brand)
+    validate_model(brand)
     brand.save()
     if after:
         audit_record(

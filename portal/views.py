@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from portal import access, navigation, selectors, services
-from portal.errors import ApplicationError, NotFound
+from portal.errors import ApplicationError, NotFound, PermissionDenied
 from portal.forms import (
     ApiTokenForm,
     BrandForm,
@@ -81,6 +81,11 @@ def _console(kind: str):
                 return view(request, org, *args, **kwargs)
             except NotFound as exc:
                 raise Http404(exc.message) from None
+            except PermissionDenied as exc:
+                # Visible but not allowed: say why, in the console's own layout.
+                return render_console(
+                    request, "console/denied.html", {"message": exc.message}, status=403
+                )
 
         return wrapper
 
@@ -91,7 +96,7 @@ seller_console = _console("seller")
 customer_console = _console("customer")
 
 
-def render_console(request, template: str, context: dict):
+def render_console(request, template: str, context: dict, status: int = 200):
     org = request.console_org
     context = {
         "console_org": org,
@@ -101,7 +106,7 @@ def render_console(request, template: str, context: dict):
         "memberships": _my_memberships(request.user),
         **context,
     }
-    return render(request, template, context)
+    return render(request, template, context, status=status)
 
 
 def _my_memberships(user) -> list[Membership]:

@@ -315,3 +315,17 @@ def test_audit_rows_carry_the_client_address(tree, client):
     )
     event = AuditEvent.objects.get(action="organization.updated")
     assert event.ip_address == "203.0.113.7"
+
+
+def test_a_page_the_role_may_not_use_answers_403_with_the_reason(tree, client):
+    client.force_login(tree["R1.sales"])
+    response = client.get(f"/console/{tree['R1'].pk}/brand/")
+    assert response.status_code == 403
+    assert "Only an admin may change this brand." in response.content.decode()
+
+
+def test_the_longest_matching_nav_item_is_the_active_one(tree, client):
+    client.force_login(tree["R1.admin"])
+    body = client.get(f"/console/{tree['R1'].pk}/customers/new/").content.decode()
+    assert body.count('class="active"') == 1
+    assert f'href="/console/{tree["R1"].pk}/customers/" class="active"' in body

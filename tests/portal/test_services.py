@@ -402,3 +402,23 @@ def test_api_token_is_stored_hashed_and_can_be_revoked(tree):
 
 def test_password_of_seeded_users(tree):
     assert tree["C11.admin"].check_password(PASSWORD)
+
+
+def test_unknown_currencies_are_refused(tree):
+    before = counts()
+    with pytest.raises(ValidationError, match="'XYZ' is not a currency the portal can bill in"):
+        services.organization_create(
+            actor=tree["P.admin"],
+            parent=tree["P"],
+            kind="customer",
+            name="Odd money",
+            currency="XYZ",
+        )
+    with pytest.raises(ValidationError) as exc:
+        services.organization_update(
+            actor=tree["C11.admin"], organization=tree["C11"], currency="ABC"
+        )
+    assert list(exc.value.fields) == ["currency"]
+    assert counts() == before
+    tree["C11"].refresh_from_db()
+    assert tree["C11"].currency == "USD"
