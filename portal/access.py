@@ -133,6 +133,16 @@ RULES = {
     ),
     "brand.manage": lambda g, org: org.is_seller and g.role == Role.ADMIN,
     "audit.view": lambda g, org: g.role in (Role.ADMIN, Role.BILLING),
+    # Box accounts and provisioning jobs of a customer: every seller staff member above it may
+    # look (resellers support their customers); only the provider's admins and agents act.
+    "provisioning.view": lambda g, org: (
+        org.kind == OrgKind.CUSTOMER and g.via_kind in (OrgKind.PROVIDER, OrgKind.RESELLER)
+    ),
+    "provisioning.manage": lambda g, org: (
+        org.kind == OrgKind.CUSTOMER
+        and g.via_kind == OrgKind.PROVIDER
+        and g.role in (Role.ADMIN, Role.AGENT)
+    ),
 }
 
 DENIED_MESSAGES = {
@@ -142,6 +152,8 @@ DENIED_MESSAGES = {
     "reseller.create": "Only the provider's admins may create resellers.",
     "brand.manage": "Only an admin may change this brand.",
     "audit.view": "Only admins and billing staff may read the audit log.",
+    "provisioning.view": "Only the seller's staff may see this customer's Box provisioning.",
+    "provisioning.manage": "Only the provider's admins and agents may act on provisioning jobs.",
 }
 
 
