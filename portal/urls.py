@@ -17,6 +17,7 @@ console = [
     path("team/", views.console_team, name="console_team"),
     path("brand/", views.console_brand, name="console_brand"),
     path("audit/", views.console_audit, name="console_audit"),
+    path("provisioning/", include("provisioning.urls")),
 ]
 
 customer = [

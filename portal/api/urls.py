@@ -15,5 +15,6 @@ router.register("tokens", views.ApiTokenViewSet, basename="api-token")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("provisioning/", include("provisioning.api.urls")),
     path("", include(router.urls)),
 ]
