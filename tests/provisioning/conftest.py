@@ -82,3 +82,39 @@ def sim_settings(settings, platform_sim):
     point_at(settings, platform_sim)
     yield settings
     _CLIENTS.clear()
+
+
+@pytest.fixture
+def own_sim(tmp_path):
+    """A simulator of the test's own (for faults and rate limits), with the platform app."""
+    from boxsim.testing import start_simulator
+
+    handle = start_simulator(data_path=tmp_path / "boxsim.sqlite3")
+    ensure_platform_app(handle)
+    yield handle
+    handle.stop()
+
+
+def box_users(sim, enterprise: dict) -> list:
+    """Every managed user of the enterprise, straight from the simulator's API."""
+    from boxsim.testing import box_client
+
+    client = box_client(
+        sim.url,
+        django_settings.BOX_PLATFORM_CLIENT_ID,
+        django_settings.BOX_PLATFORM_CLIENT_SECRET,
+        enterprise["enterprise_id"],
+    )
+    users, marker = [], None
+    while True:
+        page = client.users.get_users(
+            user_type="managed",
+            usemarker=True,
+            marker=marker,
+            limit=1000,
+            fields=["id", "login", "status", "space_amount", "external_app_user_id"],
+        )
+        users += page.entries
+        marker = page.next_marker
+        if not marker:
+            return users
