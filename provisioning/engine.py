@@ -228,7 +228,7 @@ def job_execute(claim: Claim, *, connector=None) -> str:
 
 def _locked_job(claim: Claim) -> ProvisioningJob | None:
     job = (
-        ProvisioningJob.objects.select_for_update()
+        ProvisioningJob.objects.select_for_update(of=("self",))
         .select_related("account", "box_user")
         .filter(pk=claim.job_id)
         .first()
@@ -465,7 +465,7 @@ def jobs_sweep(*, dispatch_due: bool = True) -> dict:
     for pk in expired:
         with transaction.atomic():
             job = (
-                ProvisioningJob.objects.select_for_update(skip_locked=True)
+                ProvisioningJob.objects.select_for_update(skip_locked=True, of=("self",))
                 .select_related("account")
                 .filter(pk=pk, state=JobState.RUNNING, locked_until__lt=now)
                 .first()

@@ -159,7 +159,7 @@ def job_enqueue(
 
 def _lock_job(job: ProvisioningJob) -> ProvisioningJob:
     return (
-        ProvisioningJob.objects.select_for_update()
+        ProvisioningJob.objects.select_for_update(of=("self",))
         .select_related("account__customer", "box_user")
         .get(pk=job.pk)
     )
