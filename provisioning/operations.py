@@ -15,6 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from provisioning.connector.base import (
+    UNLIMITED_SPACE,
     ApiCredentials,
     Connector,
     NotFoundError,
@@ -392,8 +393,13 @@ class UserCreate(Operation):
             user.status = outcome["status"]
         else:
             user.status = BoxUserStatus.ACTIVE
+        if user.space_amount == UNLIMITED_SPACE and outcome.get("space_amount") is not None:
+            # The plan's default was asked for; record what Box set.
+            user.space_amount = outcome["space_amount"]
         user.last_seen_at = timezone.now()
-        user.save(update_fields=["box_user_id", "status", "last_seen_at", "updated_at"])
+        user.save(
+            update_fields=["box_user_id", "status", "space_amount", "last_seen_at", "updated_at"]
+        )
 
     def on_failed(self, job):
         user = job.box_user

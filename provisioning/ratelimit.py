@@ -2,9 +2,10 @@
 
 Box allows about 1,000 API calls a minute per user; the calls of an app in one enterprise are
 made by that app's service account, so the limit is per (client id, enterprise). The limiter
-spaces calls evenly: one call every ``60 / BOX_RATE_LIMIT_PER_MINUTE`` seconds per key, which
-never puts more than the limit into any window of a minute (a sliding window such as Box's
-included), and does not build a burst that Box would answer with 429s.
+spaces calls evenly: one call every ``60 / BOX_RATE_LIMIT_PER_MINUTE`` seconds per key, made
+``BOX_RATE_LIMIT_MARGIN`` (2 %) longer, which never puts more than the limit into any window of a
+minute (a sliding window such as Box's included) even when some calls reach Box a little later
+than others, and does not build a burst that Box would answer with 429s.
 
 It works by reservation (the generic cell rate algorithm): a caller reserves the next free slot
 and learns how long to wait for it, one atomic step. When the wait would be longer than the
@@ -34,9 +35,9 @@ from provisioning.connector.base import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, *, prefix: str = "boxrate") -> None:
+    def __init__(self, per_minute: int, *, prefix: str = "boxrate", margin: float = 0.0) -> None:
         self.per_minute = per_minute
-        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self.interval = 60.0 / per_minute * (1 + margin) if per_minute > 0 else 0.0
         self.prefix = prefix
 
     def key(self, client_id: str, enterprise_id: str) -> str:
@@ -82,10 +83,12 @@ return {1, string.format('%.0f', wait)}
 
 
 class RedisRateLimiter(RateLimiter):
-    def __init__(self, url: str, per_minute: int, *, prefix: str = "boxrate") -> None:
+    def __init__(
+        self, url: str, per_minute: int, *, prefix: str = "boxrate", margin: float = 0.0
+    ) -> None:
         import redis
 
-        super().__init__(per_minute, prefix=prefix)
+        super().__init__(per_minute, prefix=prefix, margin=margin)
         self.client = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self._script = self.client.register_script(_RESERVE_SCRIPT)
 
@@ -104,8 +107,10 @@ class RedisRateLimiter(RateLimiter):
 
 
 class FileRateLimiter(RateLimiter):
-    def __init__(self, directory: Path, per_minute: int, *, prefix: str = "boxrate") -> None:
-        super().__init__(per_minute, prefix=prefix)
+    def __init__(
+        self, directory: Path, per_minute: int, *, prefix: str = "boxrate", margin: float = 0.0
+    ) -> None:
+        super().__init__(per_minute, prefix=prefix, margin=margin)
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()  # flock is per open file; threads share the process
@@ -136,12 +141,14 @@ class FileRateLimiter(RateLimiter):
 
 
 @lru_cache(maxsize=8)
-def _build(per_minute: int, redis_url: str, prefix: str, directory: str) -> RateLimiter:
+def _build(
+    per_minute: int, redis_url: str, prefix: str, directory: str, margin: float
+) -> RateLimiter:
     if per_minute <= 0:
         return NullRateLimiter()
     if redis_url:
-        return RedisRateLimiter(redis_url, per_minute, prefix=prefix)
-    return FileRateLimiter(Path(directory), per_minute, prefix=prefix)
+        return RedisRateLimiter(redis_url, per_minute, prefix=prefix, margin=margin)
+    return FileRateLimiter(Path(directory), per_minute, prefix=prefix, margin=margin)
 
 
 def get_limiter() -> RateLimiter:
@@ -151,4 +158,5 @@ def get_limiter() -> RateLimiter:
         settings.BOX_RATE_LIMIT_REDIS_URL or "",
         settings.BOX_RATE_LIMIT_KEY_PREFIX,
         str(Path(settings.VAR_DIR) / "ratelimit"),
+        float(settings.BOX_RATE_LIMIT_MARGIN),
     )

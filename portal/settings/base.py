@@ -305,6 +305,9 @@ BOX_API_TIMEOUT_SECONDS = float(env_str("BOX_API_TIMEOUT_SECONDS", "30"))
 BOX_RATE_LIMIT_PER_MINUTE = env_int("BOX_RATE_LIMIT_PER_MINUTE", 1000)
 BOX_RATE_LIMIT_REDIS_URL = env_str("BOX_RATE_LIMIT_REDIS_URL", REDIS_URL)
 BOX_RATE_LIMIT_KEY_PREFIX = env_str("BOX_RATE_LIMIT_KEY_PREFIX", "boxrate")
+# Calls are spaced this much wider than the limit allows, so that calls reaching Box a few
+# milliseconds late never make a window hold one call too many.
+BOX_RATE_LIMIT_MARGIN = float(env_str("BOX_RATE_LIMIT_MARGIN", "0.02"))
 # A worker waits at most this long for its turn; beyond it the job goes back to the queue.
 BOX_RATE_LIMIT_MAX_WAIT_SECONDS = float(env_str("BOX_RATE_LIMIT_MAX_WAIT_SECONDS", "5"))
 BOX_JOB_MAX_ATTEMPTS = env_int("BOX_JOB_MAX_ATTEMPTS", 8)

@@ -171,7 +171,9 @@ class ApiDriver(UserConnector):
                     spec.name,
                     login=spec.login,
                     role=spec.role if spec.role in ("coadmin", "user") else "user",
-                    space_amount=spec.space_amount,
+                    # -1 means "the plan's default": unlimited where the plan is, the plan's
+                    # storage where it is limited (Box refuses -1 there).
+                    space_amount=spec.space_amount if spec.space_amount >= 0 else None,
                     status=spec.status,
                     external_app_user_id=spec.external_app_user_id,
                     fields=USER_FIELDS,

@@ -298,7 +298,9 @@ def test_skip_marks_done_without_running_and_unblocks(tree, fake, hook_calls):
     services.job_skip(job=job, actor=tree["P.admin"])
     job.refresh_from_db()
     assert (job.state, job.skipped) == (JobState.SUCCEEDED, True)
-    assert AuditEvent.objects.filter(action="provisioning.job_skipped", object_id=job.pk).count() == 1
+    assert (
+        AuditEvent.objects.filter(action="provisioning.job_skipped", object_id=job.pk).count() == 1
+    )
     engine.run_until_idle([account.pk], connector=fake, timeout=10)
     assert set(states(account)) == {JobState.SUCCEEDED}
     # the skipped job was not run again; the two after it were

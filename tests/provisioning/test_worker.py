@@ -62,8 +62,10 @@ def test_a_killed_worker_leaves_no_duplicate_and_a_new_worker_finishes(
             )
     first = celery_worker.start(env=box_env(own_sim))
     assert wait_for(
-        lambda: succeeded(account) >= 15
-        and ProvisioningJob.objects.filter(account=account, state=JobState.RUNNING).exists(),
+        lambda: (
+            succeeded(account) >= 15
+            and ProvisioningJob.objects.filter(account=account, state=JobState.RUNNING).exists()
+        ),
         timeout=60,
         every=0.01,
     )
