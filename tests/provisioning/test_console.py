@@ -53,7 +53,7 @@ def world(tree, settings):
 
 
 def test_provider_staff_see_the_queue_with_filters(world, client):
-    tree, account, failed = world["tree"], world["account"], world["failed"]
+    tree, failed = world["tree"], world["failed"]
     client.force_login(tree["P.admin"])
     base = f"/console/{tree['P'].pk}/provisioning/"
     page = client.get(base).content.decode()
@@ -64,7 +64,7 @@ def test_provider_staff_see_the_queue_with_filters(world, client):
     assert only_failed.count("data-job=") == 1
     blocked = client.get(base, {"state": "blocked"}).content.decode()
     assert blocked.count("data-job=") == 1
-    assert f"blocked by <a" in blocked
+    assert "blocked by <a" in blocked
     by_op = client.get(base, {"operation": "account.link_admin"}).content.decode()
     assert by_op.count("data-job=") == 1
     by_customer = client.get(base, {"customer": tree["C12"].pk}).content.decode()

@@ -144,13 +144,13 @@ def test_api_answers_404_and_changes_nothing(tree, victim, actor_key, victim_key
 
 def test_the_matrix_is_not_empty_for_the_rightful_staff(tree, victim):
     """The same requests by staff above the customer do reach the objects."""
-    account, job = victim("S1C1")
+    _, job = victim("S1C1")
     for who, code in (("P.admin", 200), ("R1.admin", 200), ("S1.admin", 200)):
         api = APIClient()
         api.force_authenticate(tree[who])
         assert api.get(f"/api/v1/provisioning/jobs/{job.pk}/").status_code == code
     agent = APIClient()
     agent.force_authenticate(tree["P.agent"])
-    account_pc1, job_pc1 = victim("PC1")
+    _, job_pc1 = victim("PC1")
     assert agent.get(f"/api/v1/provisioning/jobs/{job_pc1.pk}/").status_code == 200
     assert agent.post(f"/api/v1/provisioning/jobs/{job_pc1.pk}/cancel/").status_code == 200

@@ -114,7 +114,6 @@ def test_a_wait_beyond_the_callers_patience_reserves_nothing(prefix):
 @pytest.mark.slow
 def test_the_engine_stays_under_boxs_limit(tree, tmp_path, settings, prefix):
     from boxsim.testing import start_simulator
-
     from tests.provisioning.conftest import ensure_platform_app
 
     # given: Box allows 20 calls in any 2 s (600 a minute); so does the portal's limiter
