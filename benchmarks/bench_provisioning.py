@@ -12,6 +12,7 @@ queues are namespaced per run.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 import time
@@ -52,14 +53,12 @@ def _worker_env(sim, per_minute: int, redis_url: str, prefix: str) -> dict:
 
 
 def _account(sim, customer, seats: int):
-    try:
+    with contextlib.suppress(SimulatorError):  # made by an earlier phase
         sim.control.create_app(
             "Box broker portal",
             client_id=settings.BOX_PLATFORM_CLIENT_ID,
             client_secret=settings.BOX_PLATFORM_CLIENT_SECRET,
         )
-    except SimulatorError:
-        pass  # made by an earlier phase
     enterprise = sim.control.create_enterprise(
         name=f"Bench {uuid.uuid4().hex[:6]}",
         plan="enterprise",

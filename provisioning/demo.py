@@ -8,12 +8,14 @@ simulator the demo launcher starts.
 * Evergreen Law gets a brand-new account opened the real way: the worker signs it up in
   Chromium, verifies the e-mail, authorises the app and records the admin.
 
-The launcher sets ``PORTAL_DEMO_BOXSIM_URL`` once the simulator answers; without it (``--seed-only``,
-tests) or when the simulator does not answer, nothing is created and a note says so.
+The launcher sets ``PORTAL_DEMO_BOXSIM_URL`` once the simulator answers; without it
+(``--seed-only``, tests) or when the simulator does not answer, nothing is created and a note
+says so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 
@@ -46,14 +48,12 @@ def seed(world) -> None:
     except Exception:
         _note(f"the Box simulator at {url} does not answer; no demo Box accounts were made.")
         return
-    try:
+    with contextlib.suppress(SimulatorError):  # registered by an earlier run
         control.create_app(
             settings.BOX_PLATFORM_APP_NAME,
             client_id=settings.BOX_PLATFORM_CLIENT_ID,
             client_secret=settings.BOX_PLATFORM_CLIENT_SECRET,
         )
-    except SimulatorError:
-        pass  # registered by an earlier run
     admin = world.users.get("admin@northwind.localhost")
     for key, (plan, seats, people) in LINKED.items():
         customer = world.customers.get(key)
