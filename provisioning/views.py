@@ -50,6 +50,11 @@ def _customers_with_accounts(request, org):
 
 
 @seller_console
+def provisioning_home(request, org):
+    return redirect("provisioning_queue", org_id=org.pk)
+
+
+@seller_console
 def provisioning_queue(request, org):
     base = selectors.visible_jobs(request.user, within=org)
     jobs = selectors.jobs_filtered(base, request.GET).order_by("-pk")

@@ -55,7 +55,7 @@ def world(tree, settings):
 def test_provider_staff_see_the_queue_with_filters(world, client):
     tree, failed = world["tree"], world["failed"]
     client.force_login(tree["P.admin"])
-    base = f"/console/{tree['P'].pk}/provisioning/"
+    base = f"/console/{tree['P'].pk}/provisioning/jobs/"
     page = client.get(base).content.decode()
     assert f'data-job="{failed.pk}"' in page
     assert 'data-testid="count-failed"><div class="value">1<' in page
@@ -163,7 +163,7 @@ def test_credentials_appear_nowhere(world, client, caplog):
     api.force_authenticate(tree["P.admin"])
     org = tree["P"].pk
     texts = [
-        client.get(f"/console/{org}/provisioning/").content,
+        client.get(f"/console/{org}/provisioning/jobs/").content,
         client.get(f"/console/{org}/provisioning/jobs/{failed.pk}/").content,
         client.get(f"/console/{org}/provisioning/accounts/").content,
         client.get(f"/console/{org}/provisioning/accounts/{account.pk}/").content,

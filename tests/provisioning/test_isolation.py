@@ -76,6 +76,7 @@ def page_requests(tree, actor_key, account, job):
         seller = f"/console/{victim_seller.pk}/provisioning"
         reqs += [
             ("get", f"{seller}/", None),
+            ("get", f"{seller}/jobs/", None),
             ("get", f"{seller}/jobs/{job.pk}/", None),
             ("post", f"{seller}/jobs/{job.pk}/", {"action": "retry"}),
             ("get", f"{seller}/accounts/{account.pk}/", None),
@@ -117,7 +118,7 @@ def test_pages_answer_404_and_change_nothing(tree, victim, client, actor_key, vi
         assert response.status_code == 404, (method, url, response.status_code)
     actor_org = tree[actor_key.split(".")[0]]
     if actor_org.is_seller:
-        queue = client.get(f"/console/{actor_org.pk}/provisioning/").content.decode()
+        queue = client.get(f"/console/{actor_org.pk}/provisioning/jobs/").content.decode()
         assert f'data-job="{job.pk}"' not in queue
         accounts = client.get(f"/console/{actor_org.pk}/provisioning/accounts/").content.decode()
         assert f"/provisioning/accounts/{account.pk}/" not in accounts
