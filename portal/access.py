@@ -149,6 +149,16 @@ RULES = {
     ),
     # A customer's people browse their seller's offers and ask for estimates.
     "offers.browse": lambda g, org: org.is_customer,
+    # Box accounts and provisioning jobs of a customer: every seller staff member above it may
+    # look (resellers support their customers); only the provider's admins and agents act.
+    "provisioning.view": lambda g, org: (
+        org.kind == OrgKind.CUSTOMER and g.via_kind in (OrgKind.PROVIDER, OrgKind.RESELLER)
+    ),
+    "provisioning.manage": lambda g, org: (
+        org.kind == OrgKind.CUSTOMER
+        and g.via_kind == OrgKind.PROVIDER
+        and g.role in (Role.ADMIN, Role.AGENT)
+    ),
 }
 
 DENIED_MESSAGES = {
@@ -165,6 +175,8 @@ DENIED_MESSAGES = {
     "catalog.tax": "Only this seller's admins and billing staff may change its tax rates.",
     "catalog.currencies": "Only this seller's admins may change the currencies it sells in.",
     "offers.browse": "Only a customer's people may browse its offers.",
+    "provisioning.view": "Only the seller's staff may see this customer's Box provisioning.",
+    "provisioning.manage": "Only the provider's admins and agents may act on provisioning jobs.",
 }
 
 

@@ -19,6 +19,7 @@ console = [
     path("brand/", views.console_brand, name="console_brand"),
     path("audit/", views.console_audit, name="console_audit"),
     path("catalog/", include(catalog_urls.console)),
+    path("provisioning/", include("provisioning.urls")),
 ]
 
 customer = [

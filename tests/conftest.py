@@ -64,3 +64,21 @@ def catalog(tree):
     from tests.catalog.builders import build_catalog
 
     return build_catalog(tree)
+
+
+@pytest.fixture
+def celery_worker(transactional_db, tmp_path):
+    """Start real Celery workers on the test database with a Redis broker (see
+    tests/celery_worker.py): ``celery_worker.start(queues=[...], concurrency=2, env={...})``
+    returns a process handle with ``kill()`` (SIGKILL) and ``stop()``; ``celery_worker.send(name)``
+    publishes a task by name. Everything is stopped and the run's Redis keys deleted at the end.
+    Mark such tests ``@pytest.mark.worker``."""
+    from tests.celery_worker import CeleryWorkers
+
+    workers = CeleryWorkers(log_dir=tmp_path)
+    try:
+        with workers.publishing():
+            yield workers
+    finally:
+        workers.stop_all()
+        workers.cleanup_redis()

@@ -15,6 +15,7 @@ router.register("tokens", views.ApiTokenViewSet, basename="api-token")
 
 urlpatterns = [
     path("me/", views.MeView.as_view(), name="api-me"),
+    path("provisioning/", include("provisioning.api.urls")),
     path("", include(router.urls)),
     path("", include("catalog.api.urls")),
 ]

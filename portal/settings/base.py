@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -270,6 +271,17 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler installs these entries in its tables at start.
+CELERY_BEAT_SCHEDULE = {
+    "provisioning-jobs-sweep": {
+        "task": "provisioning.tasks.jobs_sweep",
+        "schedule": float(env_str("BOX_JOBS_SWEEP_SECONDS", "15")),
+    },
+    "provisioning-reconcile-nightly": {
+        "task": "provisioning.tasks.reconcile_all",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 
@@ -278,6 +290,56 @@ BOX_API_BASE_URL = env_str("BOX_API_BASE_URL", "http://127.0.0.1:8765")
 BOX_UPLOAD_BASE_URL = env_str("BOX_UPLOAD_BASE_URL", "http://127.0.0.1:8765/api")
 BOX_OAUTH2_URL = env_str("BOX_OAUTH2_URL", "http://127.0.0.1:8765/api/oauth2")
 BOX_WEB_BASE_URL = env_str("BOX_WEB_BASE_URL", "http://127.0.0.1:8765")
+# The provider's platform app (client-credentials grant), authorised in every customer's Box
+# enterprise. The local default exists only in the simulator (the demo registers it there);
+# production sets its own (docs/connector.md).
+BOX_PLATFORM_CLIENT_ID = env_str("BOX_PLATFORM_CLIENT_ID", "portal-local-platform-app")
+BOX_PLATFORM_CLIENT_SECRET = env_str(
+    "BOX_PLATFORM_CLIENT_SECRET", "local-only-simulator-platform-secret"
+)
+BOX_PLATFORM_APP_NAME = env_str("BOX_PLATFORM_APP_NAME", "Box broker portal")
+BOX_CONNECTOR = env_str("BOX_CONNECTOR", "provisioning.connector.BoxConnector")
+BOX_API_TIMEOUT_SECONDS = float(env_str("BOX_API_TIMEOUT_SECONDS", "30"))
+# API calls per minute and Box account (Box's limit is per user: the app's service account).
+# 0 turns the portal's limiter off. Shared through Redis when there is one, else per machine.
+BOX_RATE_LIMIT_PER_MINUTE = env_int("BOX_RATE_LIMIT_PER_MINUTE", 1000)
+BOX_RATE_LIMIT_REDIS_URL = env_str("BOX_RATE_LIMIT_REDIS_URL", REDIS_URL)
+BOX_RATE_LIMIT_KEY_PREFIX = env_str("BOX_RATE_LIMIT_KEY_PREFIX", "boxrate")
+# Calls are spaced this much wider than the limit allows, so that calls reaching Box a few
+# milliseconds late never make a window hold one call too many.
+BOX_RATE_LIMIT_MARGIN = float(env_str("BOX_RATE_LIMIT_MARGIN", "0.02"))
+# A worker waits at most this long for its turn; beyond it the job goes back to the queue.
+BOX_RATE_LIMIT_MAX_WAIT_SECONDS = float(env_str("BOX_RATE_LIMIT_MAX_WAIT_SECONDS", "5"))
+BOX_JOB_MAX_ATTEMPTS = env_int("BOX_JOB_MAX_ATTEMPTS", 8)
+BOX_JOB_BACKOFF_BASE_SECONDS = float(env_str("BOX_JOB_BACKOFF_BASE_SECONDS", "2"))
+BOX_JOB_BACKOFF_MAX_SECONDS = float(env_str("BOX_JOB_BACKOFF_MAX_SECONDS", "600"))
+# A running job's lease: after it, jobs_sweep gives the job to another worker.
+BOX_JOB_LEASE_SECONDS = env_int("BOX_JOB_LEASE_SECONDS", 120)
+BOX_BROWSER_JOB_LEASE_SECONDS = env_int("BOX_BROWSER_JOB_LEASE_SECONDS", 900)
+# How long one worker task keeps running an account's jobs before handing it back.
+BOX_ENGINE_RUN_BUDGET_SECONDS = float(env_str("BOX_ENGINE_RUN_BUDGET_SECONDS", "60"))
+# A retry due within this many seconds is waited for in the worker instead of re-queued.
+BOX_ENGINE_INLINE_WAIT_SECONDS = float(env_str("BOX_ENGINE_INLINE_WAIT_SECONDS", "2"))
+BOX_BROWSER_EXECUTABLE = env_str(
+    "BOX_BROWSER_EXECUTABLE", env_str("CHROMIUM_PATH", "/usr/bin/chromium")
+)
+BOX_BROWSER_ARGS = env_list(
+    "BOX_BROWSER_ARGS",
+    [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+    ],
+)
+BOX_BROWSER_TIMEOUT_SECONDS = float(env_str("BOX_BROWSER_TIMEOUT_SECONDS", "30"))
+BOX_SCREENSHOT_DIR = Path(env_str("BOX_SCREENSHOT_DIR", str(VAR_DIR / "provisioning-screenshots")))
+# Where the browser driver reads the verification mail Box sends to new admins.
+BOX_MAILBOX = env_str("BOX_MAILBOX", "provisioning.connector.mailbox.SimulatorMailbox")
+BOX_MAILBOX_URL = env_str("BOX_MAILBOX_URL", "")
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
 # Key that encrypts stored credentials (Box app secrets, resellers' payment keys). The local
 # default is derived from SECRET_KEY; production requires its own.

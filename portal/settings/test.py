@@ -4,6 +4,8 @@
 Tests that need a real worker start one themselves with their own broker settings.
 """
 
+import os
+
 from portal.settings.base import *  # noqa: F403
 from portal.settings.base import VAR_DIR, env_bool
 
@@ -27,3 +29,21 @@ ALLOWED_HOSTS = [".localhost", "localhost", "127.0.0.1", "testserver", ".test"]
 # database (pytest-django creates and destroys it around the run).
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}  # noqa: F405
+
+# A real Celery worker started by a test (``celery_worker`` in tests/conftest.py) is told by
+# its environment which broker (Redis, with a per-run key prefix), which test database and
+# which rate-limiter namespace to share with the test that started it.
+_worker_broker = os.environ.get("PORTAL_TEST_BROKER_URL")
+if _worker_broker:
+    CELERY_BROKER_URL = _worker_broker
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "global_keyprefix": os.environ.get("PORTAL_TEST_BROKER_PREFIX", "")
+    }
+    CELERY_TASK_ALWAYS_EAGER = False
+if os.environ.get("PORTAL_TEST_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = os.environ["PORTAL_TEST_DATABASE_NAME"]  # noqa: F405
+# Tests keep the rate limiter off the developer's and CI's Redis databases unless a test asks
+# for one (the limiter then falls back to files under var/).
+BOX_RATE_LIMIT_REDIS_URL = os.environ.get("PORTAL_TEST_RATE_LIMIT_REDIS_URL", "")
+BOX_RATE_LIMIT_KEY_PREFIX = os.environ.get("PORTAL_TEST_RATE_LIMIT_PREFIX", f"test-{os.getpid()}")
+BOX_SCREENSHOT_DIR = VAR_DIR / "test-screenshots"

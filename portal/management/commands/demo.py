@@ -64,9 +64,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, seed_only=False, port=WEB_PORT, **options):
         call_command("migrate", verbosity=0)
-        self.stdout.write("Seeding demo data...")
-        world = seed()
         if seed_only:
+            self.stdout.write("Seeding demo data...")
+            world = seed()
             self._banner(world, port, running=False)
             return
         busy = [p for p in (port, BOXSIM_PORT, STRIPE_PORT) if not _port_free(p)]
@@ -108,6 +108,11 @@ class Command(BaseCommand):
                     str(settings.VAR_DIR / "boxsim.sqlite3"),
                 ],
             )
+            # The Box simulator is up before seeding, so the seed can make Box accounts in it.
+            if _wait_for_port(BOXSIM_PORT, timeout=20):
+                os.environ["PORTAL_DEMO_BOXSIM_URL"] = f"http://127.0.0.1:{BOXSIM_PORT}"
+        self.stdout.write("Seeding demo data...")
+        world = seed()
         start(
             "localstripe", [str(Path(python).with_name("localstripe")), "--port", str(STRIPE_PORT)]
         )

@@ -1,0 +1,12 @@
+"""``/api/v1/provisioning/``."""
+
+from django.urls import include, path
+from rest_framework.routers import SimpleRouter
+
+from provisioning.api import views
+
+router = SimpleRouter()
+router.register("jobs", views.JobViewSet, basename="provisioning-job")
+router.register("accounts", views.BoxAccountViewSet, basename="provisioning-account")
+
+urlpatterns = [path("", include(router.urls))]
