@@ -356,7 +356,6 @@ LOGGING = {
 }
 
 # Portal-specific knobs.
-PORTAL_PROVIDER_SLUG = env_str("PORTAL_PROVIDER_SLUG", "northwind")
 INVITATION_EXPIRE_DAYS = env_int("INVITATION_EXPIRE_DAYS", 7)
 BRAND_CACHE_SECONDS = env_int("BRAND_CACHE_SECONDS", 300)
 # Absolute links in e-mails sent outside a request (invitations, notices) are built from the

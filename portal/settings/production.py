@@ -14,6 +14,8 @@ REQUIRED = (
     "CELERY_BROKER_URL",
     "ALLOWED_HOSTS",
     "FIELD_ENCRYPTION_KEY",
+    "BOX_PLATFORM_CLIENT_ID",
+    "BOX_PLATFORM_CLIENT_SECRET",
 )
 _missing = [name for name in REQUIRED if not os.environ.get(name)]
 if _missing:

@@ -19,6 +19,8 @@ def run_check(settings_module: str, env: dict) -> subprocess.CompletedProcess:
             "CELERY_BROKER_URL",
             "ALLOWED_HOSTS",
             "FIELD_ENCRYPTION_KEY",
+            "BOX_PLATFORM_CLIENT_ID",
+            "BOX_PLATFORM_CLIENT_SECRET",
             "DJANGO_SETTINGS_MODULE",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
@@ -39,7 +41,8 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     assert result.returncode != 0
     assert (
         "Production settings need these environment variables: SECRET_KEY, DATABASE_URL, "
-        "CELERY_BROKER_URL, ALLOWED_HOSTS, FIELD_ENCRYPTION_KEY"
+        "CELERY_BROKER_URL, ALLOWED_HOSTS, FIELD_ENCRYPTION_KEY, BOX_PLATFORM_CLIENT_ID, "
+        "BOX_PLATFORM_CLIENT_SECRET"
     ) in result.stderr
 
 
@@ -52,6 +55,8 @@ def test_production_starts_with_its_secrets(tmp_path):
             "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
             "ALLOWED_HOSTS": "portal.example.com,.shops.example.com",
             "FIELD_ENCRYPTION_KEY": "k" * 44,
+            "BOX_PLATFORM_CLIENT_ID": "platform-app",
+            "BOX_PLATFORM_CLIENT_SECRET": "platform-secret",
             "PORTAL_VAR_DIR": str(tmp_path),
         },
     )
