@@ -104,6 +104,11 @@ class PlanForm(forms.Form):
     changes_during_trial = forms.BooleanField(
         label="May change plan during a trial", required=False
     )
+    cancellation_timing = forms.ChoiceField(
+        label="A cancelled subscription ends",
+        choices=[("end_of_term", "At the end of the term"), ("immediate", "Immediately")],
+        initial="end_of_term",
+    )
     is_active = forms.BooleanField(label="On sale", required=False, initial=True)
     sort_order = forms.IntegerField(min_value=0, max_value=32000, initial=100)
 

@@ -77,6 +77,12 @@ class Plan(models.Model):
         null=True, blank=True, help_text="GB per seat or for the pool; empty when unlimited."
     )
     max_upload_mb = models.PositiveIntegerField(help_text="Largest single file, in MB.")
+    cancellation_timing = models.CharField(
+        max_length=12,
+        choices=[("end_of_term", "At the end of the term"), ("immediate", "Immediately")],
+        default="end_of_term",
+        help_text="When a cancelled subscription ends.",
+    )
     changes_during_trial = models.BooleanField(
         default=True, help_text="Whether a subscription in its trial may change plan."
     )

@@ -14,7 +14,6 @@ from datetime import date
 
 from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
-from django.utils import timezone
 
 from catalog.models import (
     Audience,
@@ -32,7 +31,7 @@ from catalog.models import (
     Term,
     TrialUse,
 )
-from portal import access
+from portal import access, clock
 from portal.errors import NotFound, ValidationError
 from portal.models import Organization, OrgKind, User
 
@@ -40,7 +39,7 @@ SELLER_KINDS = (OrgKind.PROVIDER, OrgKind.RESELLER)
 
 
 def today() -> date:
-    return timezone.localdate()
+    return clock.today()
 
 
 def _int_or_none(value) -> int | None:

@@ -150,6 +150,7 @@ PLAN_FIELDS = (
     "storage_gb",
     "max_upload_mb",
     "changes_during_trial",
+    "cancellation_timing",
     "is_active",
     "sort_order",
 )
@@ -298,6 +299,7 @@ def plan_create(
     storage_gb: int | None = None,
     description: str = "",
     changes_during_trial: bool = True,
+    cancellation_timing: str = "end_of_term",
     is_active: bool = True,
     sort_order: int = 100,
     transitions: Iterable = (),
@@ -325,6 +327,7 @@ def plan_create(
         storage_gb=storage_gb,
         max_upload_mb=max_upload_mb,
         changes_during_trial=changes_during_trial,
+        cancellation_timing=cancellation_timing,
         is_active=is_active,
         sort_order=sort_order,
     )

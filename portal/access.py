@@ -119,6 +119,14 @@ def _seller_staff_on_customer(grant: Grant, org: Organization) -> bool:
     )
 
 
+def _places_orders(grant: Grant) -> bool:
+    if grant.relation == SELF:
+        return grant.role == Role.ADMIN
+    if grant.relation == ASSIGNED:
+        return True
+    return grant.role in (Role.ADMIN, Role.SALES)
+
+
 # What each action needs. A rule receives one grant and the target organization.
 RULES = {
     "org.view": lambda g, org: True,
@@ -159,9 +167,30 @@ RULES = {
         and g.via_kind == OrgKind.PROVIDER
         and g.role in (Role.ADMIN, Role.AGENT)
     ),
+    # Ordering: a customer's admins, and seller staff who sell (admins, sales people, the
+    # assigned agent) for the customers below them.
+    "orders.place": lambda g, org: org.is_customer and _places_orders(g),
+    "orders.view": lambda g, org: org.is_customer,
+    "orders.approve": lambda g, org: org.is_seller and g.role in (Role.ADMIN, Role.SALES),
+    "orders.policy": lambda g, org: org.is_seller and g.relation == SELF and g.role == Role.ADMIN,
+    "subscriptions.manage": lambda g, org: org.is_customer and _places_orders(g),
+    "seats.manage": lambda g, org: org.is_customer and _places_orders(g),
+    # Suspending and resuming is the seller's business (unpaid invoices, abuse).
+    "subscriptions.suspend": lambda g, org: org.is_customer
+    and g.relation != SELF
+    and g.role in (Role.ADMIN, Role.BILLING),
 }
 
 DENIED_MESSAGES = {
+    "orders.place": "Only the customer's admins and its seller's admins and sales people may "
+    "order for it.",
+    "orders.approve": "Only the seller's admins and sales people may approve orders.",
+    "orders.policy": "Only the seller's admins may change how it takes orders.",
+    "subscriptions.manage": "Only the customer's admins and its seller's admins and sales "
+    "people may change this subscription.",
+    "seats.manage": "Only the customer's admins may assign seats.",
+    "subscriptions.suspend": "Only the seller's admins and billing staff may suspend or resume "
+    "a subscription.",
     "org.edit": "Only an admin may change this organization's details.",
     "members.manage": "Only an admin may manage the people of this organization.",
     "customer.create": "Your role does not allow creating customers here.",

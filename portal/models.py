@@ -128,6 +128,8 @@ class Organization(models.Model):
     )
     tax_id = models.CharField("tax ID", max_length=40, blank=True)
     currency = models.CharField(max_length=3, default="USD")
+    # Sellers only: a customer who signs up on this seller's storefront waits for approval.
+    approve_new_customers = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -305,13 +305,18 @@ def customer_signup(
         contact_name=user.full_name,
         contact_email=user.email,
     )
+    if seller.approve_new_customers:
+        # The seller approves new customers: this one waits (its orders too).
+        org.status = OrgStatus.PENDING
+        org.save(update_fields=["status"])
     membership = Membership.objects.create(user=user, organization=org, role=Role.ADMIN)
+    access.forget(user)
     audit_record(
         actor=user,
         organization=org,
         action="customer.signed_up",
         obj=org,
-        after={"seller": seller.pk, "admin": user.email},
+        after={"seller": seller.pk, "admin": user.email, "status": org.status},
     )
     audit_record(
         actor=user,

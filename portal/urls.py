@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog import urls as catalog_urls
+from orders import urls as orders_urls
 from portal import views
 
 console = [
@@ -20,6 +21,7 @@ console = [
     path("audit/", views.console_audit, name="console_audit"),
     path("catalog/", include(catalog_urls.console)),
     path("provisioning/", include("provisioning.urls")),
+    path("", include(orders_urls.console)),
 ]
 
 customer = [
@@ -28,11 +30,13 @@ customer = [
     path("company/", views.customer_company, name="customer_company"),
     path("audit/", views.customer_audit, name="customer_audit"),
     path("offers/", include(catalog_urls.customer)),
+    path("", include(orders_urls.customer)),
 ]
 
 urlpatterns = [
     path("", views.storefront_home, name="storefront_home"),
     path("offers/", include(catalog_urls.storefront)),
+    path("", include(orders_urls.storefront)),
     path("dashboard/", views.dashboard, name="dashboard"),
     path("me/", views.profile, name="profile"),
     path("invitations/<str:token>/", views.invitation_accept, name="invitation_accept"),

@@ -278,10 +278,12 @@ def box_account_open(
     admin_name: str,
     actor: User | None,
     reference: str = "",
+    subject: tuple[str, object] | None = None,
 ) -> BoxAccount:
     """Open a new Box enterprise for the customer: sign up at Box, verify the admin's e-mail,
     authorise the provider's platform app, record the primary admin. With a ``reference`` the
-    call is idempotent: the same customer and reference return the same account."""
+    call is idempotent: the same customer and reference return the same account. ``subject``
+    is carried by every sign-up job, so its hooks hear how opening goes."""
     _check_customer(customer)
     plan_code = _check_plan(plan_code)
     seats = _check_seats(seats)
@@ -314,6 +316,7 @@ def box_account_open(
             operation=operation,
             payload={},
             idempotency_key=f"account:{account.pk}:{operation}",
+            subject=subject,
         )
     return account
 

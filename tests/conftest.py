@@ -29,6 +29,15 @@ def page(chromium):
 
 
 @pytest.fixture(autouse=True)
+def _real_calendar():
+    """A test that moves the portal's calendar (portal.clock) gets the real one back after."""
+    yield
+    from portal import clock
+
+    clock.set_today(None)
+
+
+@pytest.fixture(autouse=True)
 def _clear_cache():
     from django.core.cache import cache
 

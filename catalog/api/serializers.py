@@ -50,6 +50,7 @@ class PlanSerializer(serializers.ModelSerializer):
             "storage_gb",
             "max_upload_mb",
             "changes_during_trial",
+            "cancellation_timing",
             "is_active",
             "sort_order",
             "transitions",
@@ -74,6 +75,9 @@ class PlanWriteSerializer(serializers.Serializer):
     storage_gb = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     max_upload_mb = serializers.IntegerField(min_value=1)
     changes_during_trial = serializers.BooleanField(required=False)
+    cancellation_timing = serializers.ChoiceField(
+        choices=["end_of_term", "immediate"], required=False
+    )
     is_active = serializers.BooleanField(required=False)
     sort_order = serializers.IntegerField(min_value=0, max_value=32000, required=False)
     transitions = TransitionSerializer(many=True, required=False)

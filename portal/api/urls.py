@@ -18,4 +18,5 @@ urlpatterns = [
     path("provisioning/", include("provisioning.api.urls")),
     path("", include(router.urls)),
     path("", include("catalog.api.urls")),
+    path("", include("orders.api.urls")),
 ]

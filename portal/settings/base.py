@@ -277,6 +277,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.jobs_sweep",
         "schedule": float(env_str("BOX_JOBS_SWEEP_SECONDS", "15")),
     },
+    "orders-renew-subscriptions": {
+        "task": "orders.tasks.subscriptions_renew_due",
+        "schedule": crontab(hour=0, minute=15),
+    },
     "provisioning-reconcile-nightly": {
         "task": "provisioning.tasks.reconcile_all",
         "schedule": crontab(hour=2, minute=30),
@@ -340,6 +344,11 @@ BOX_SCREENSHOT_DIR = Path(env_str("BOX_SCREENSHOT_DIR", str(VAR_DIR / "provision
 # Where the browser driver reads the verification mail Box sends to new admins.
 BOX_MAILBOX = env_str("BOX_MAILBOX", "provisioning.connector.mailbox.SimulatorMailbox")
 BOX_MAILBOX_URL = env_str("BOX_MAILBOX_URL", "")
+# The login of each Box enterprise's primary admin: an address the provider controls (the
+# browser driver reads Box's verification e-mail there). {subscription} and {customer} are ids.
+BOX_ADMIN_LOGIN_TEMPLATE = env_str(
+    "BOX_ADMIN_LOGIN_TEMPLATE", "box-admin-{subscription}@admins.northwind.localhost"
+)
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
 # Key that encrypts stored credentials (Box app secrets, resellers' payment keys). The local
 # default is derived from SECRET_KEY; production requires its own.

@@ -1,0 +1,69 @@
+"""Ordering tests: the tree, a priced catalog, and provisioning run in-process by a recording
+connector (the simulator and a real worker are in the end-to-end tests)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from catalog import services as catalog_services
+from orders import services
+from portal import clock
+from provisioning import engine
+from tests.provisioning.fakes import FakeConnector
+
+
+@pytest.fixture
+def fake(settings):
+    settings.BOX_JOB_BACKOFF_BASE_SECONDS = 0.01
+    settings.BOX_JOB_BACKOFF_MAX_SECONDS = 0.05
+    settings.BOX_ENGINE_INLINE_WAIT_SECONDS = 1
+    return FakeConnector()
+
+
+def run_jobs(fake) -> int:
+    """Carry out every due provisioning job now, with the recording connector."""
+    return engine.run_until_idle(connector=fake, timeout=20)
+
+
+@pytest.fixture
+def frozen():
+    """``frozen(day)`` moves the portal's calendar for the rest of the test."""
+    yield clock.set_today
+    clock.set_today(None)
+
+
+def subscribe(
+    tree,
+    catalog,
+    fake,
+    *,
+    customer="PC1",
+    offer="P.business",
+    quantity=5,
+    term="monthly",
+    day=date(2027, 1, 1),
+    trial=False,
+    code="",
+):
+    """A running subscription bought through a real order (its trial used up beforehand
+    unless ``trial``)."""
+    clock.set_today(day)
+    org = tree[customer]
+    if not trial and catalog[offer].trial_days:
+        catalog_services.trial_redeem(
+            customer=org, offer=catalog[offer], started_on=date(2026, 1, 1)
+        )
+    order = services.order_create(
+        actor=tree[f"{customer}.admin"],
+        customer=org,
+        offer=catalog[offer],
+        quantity=quantity,
+        term=term,
+        promotion_code=code,
+        submit=True,
+    )
+    run_jobs(fake)
+    order.refresh_from_db()
+    return order.subscription
