@@ -37,6 +37,7 @@ def visible_subscriptions(user: User) -> QuerySet[Subscription]:
         .annotate(
             seats_held=Count("seats", filter=Q(seats__status__in=SEAT_HOLDING), distinct=True)
         )
+        .order_by("-created_at", "-id")
     )
 
 

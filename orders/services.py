@@ -83,7 +83,11 @@ def _move_order(order: Order, to: str, *, actor: User | None, **changes) -> Orde
 
 
 def _lock_order(order: Order) -> Order:
-    return Order.objects.select_for_update().select_related("customer", "seller").get(pk=order.pk)
+    return (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("customer", "seller")
+        .get(pk=order.pk)
+    )
 
 
 def _move_subscription(sub: Subscription, to: str, *, actor: User | None, **changes):
@@ -110,7 +114,7 @@ def _move_subscription(sub: Subscription, to: str, *, actor: User | None, **chan
 
 def _lock_subscription(sub: Subscription) -> Subscription:
     return (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("customer", "seller", "plan", "offer", "box_account")
         .get(pk=sub.pk)
     )
@@ -967,7 +971,7 @@ def _box_change(sub: Subscription, *, order: Order | None, plan_changed: bool, a
 def subscription_change_withdraw(*, actor: User, change: SubscriptionChange) -> None:
     sub = _lock_subscription(change.subscription)
     access.require(actor, "subscriptions.manage", sub.customer)
-    change = SubscriptionChange.objects.select_for_update().get(pk=change.pk)
+    change = SubscriptionChange.objects.select_for_update(of=("self",)).get(pk=change.pk)
     if change.state != ChangeState.SCHEDULED:
         raise Conflict("Only a scheduled change can be withdrawn.")
     change.state = ChangeState.CANCELLED
@@ -1308,7 +1312,7 @@ def seat_assign(
 
 def _lock_seat(seat: SeatAssignment) -> SeatAssignment:
     return (
-        SeatAssignment.objects.select_for_update()
+        SeatAssignment.objects.select_for_update(of=("self",))
         .select_related(
             "subscription__customer", "subscription__plan", "subscription__box_account", "box_user"
         )
@@ -1449,7 +1453,7 @@ def seats_import(*, actor: User | None, subscription: Subscription, text: str) -
 
 
 def on_seat_job_succeeded(job) -> None:
-    seat = SeatAssignment.objects.select_for_update().get(pk=int(job.subject_id))
+    seat = SeatAssignment.objects.select_for_update(of=("self",)).get(pk=int(job.subject_id))
     if job.operation == "user.delete":
         seat.status, seat.removed_at = SeatStatus.REMOVED, clock.now()
     elif job.operation in ("user.create", "user.update", "user.resume"):
@@ -1461,7 +1465,7 @@ def on_seat_job_succeeded(job) -> None:
 
 
 def on_seat_job_failed(job) -> None:
-    seat = SeatAssignment.objects.select_for_update().get(pk=int(job.subject_id))
+    seat = SeatAssignment.objects.select_for_update(of=("self",)).get(pk=int(job.subject_id))
     if job.operation == "user.create" and job.state == "cancelled":
         seat.status, seat.removed_at = SeatStatus.REMOVED, clock.now()
         seat.last_error = "Cancelled by our team."
@@ -1554,7 +1558,7 @@ def seller_policy_update(
     *, actor: User, seller: Organization, approve_orders: bool, approve_new_customers: bool
 ) -> SellerPolicy:
     access.require(actor, "orders.policy", seller)
-    policy, _ = SellerPolicy.objects.select_for_update().get_or_create(seller=seller)
+    policy, _ = SellerPolicy.objects.select_for_update(of=("self",)).get_or_create(seller=seller)
     before = {
         "approve_orders": policy.approve_orders,
         "approve_new_customers": seller.approve_new_customers,
@@ -1583,7 +1587,7 @@ def seller_policy_update(
 def customer_approve(*, actor: User, customer: Organization) -> Organization:
     """Approve a customer who signed up on a seller that approves new customers; its orders
     waiting for approval go on."""
-    customer = Organization.objects.select_for_update().get(pk=customer.pk)
+    customer = Organization.objects.select_for_update(of=("self",)).get(pk=customer.pk)
     access.require(actor, "orders.approve", customer.parent)
     if customer.status != OrgStatus.PENDING:
         raise Conflict(f"{customer.name} is not waiting for approval.")

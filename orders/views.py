@@ -98,8 +98,15 @@ def checkout(request, offer_id):
     # Bound from the start so the estimate shows at once; the sign-up fields are required
     # only when the visitor orders.
     form = CheckoutForm(request.POST or initial, anonymous=anonymous, require_signup=ordering)
-    quote = _live_quote(form, seller=seller, customer=customer, offer=offer)
-    if ordering and quote:
+    # The estimate needs only the order's fields, so it shows whatever else is wrong.
+    order_fields = QuantityTermForm(request.POST or initial)
+    quote = _live_quote(order_fields, seller=seller, customer=customer, offer=offer)
+    form.is_valid()
+    for field, errors in order_fields.errors.items():
+        for error in errors:
+            if error not in form.errors.get(field, []):
+                form.add_error(field if field != "__all__" else None, error)
+    if ordering and quote and form.is_valid():
         data = form.cleaned_data
         try:
             if anonymous:

@@ -11,7 +11,27 @@ from catalog import services as catalog_services
 from orders import services
 from portal import clock
 from provisioning import engine
+from provisioning.connector.base import AccountState
 from tests.provisioning.fakes import FakeConnector
+
+
+class ManyAccountsConnector(FakeConnector):
+    """The recording connector, giving each signed-up admin an enterprise of its own."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.enterprises: dict[str, str] = {}
+
+    def _enterprise(self, login: str) -> str:
+        return self.enterprises.setdefault(login, str(70_000_000 + len(self.enterprises)))
+
+    def account_verify_email(self, admin):
+        super().account_verify_email(admin)
+        return AccountState(enterprise_id=self._enterprise(admin.login), enterprise_name="Fake")
+
+    def account_authorize_app(self, admin, client_id):
+        super().account_authorize_app(admin, client_id)
+        return AccountState(enterprise_id=self._enterprise(admin.login), authorized=True)
 
 
 @pytest.fixture
@@ -19,7 +39,7 @@ def fake(settings):
     settings.BOX_JOB_BACKOFF_BASE_SECONDS = 0.01
     settings.BOX_JOB_BACKOFF_MAX_SECONDS = 0.05
     settings.BOX_ENGINE_INLINE_WAIT_SECONDS = 1
-    return FakeConnector()
+    return ManyAccountsConnector()
 
 
 def run_jobs(fake) -> int:
