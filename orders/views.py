@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from allauth.account.models import EmailAddress
+from allauth.account.utils import complete_signup
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
@@ -122,9 +123,18 @@ def checkout(request, offer_id):
                     password=data["password"],
                     idempotency_key=data["token"],
                 )
-                address = EmailAddress.objects.filter(user=order.placed_by, verified=False).first()
-                if address is not None:
-                    address.send_confirmation(request, signup=True)
+                if not EmailAddress.objects.filter(user=order.placed_by, verified=True).exists():
+                    # allauth's sign-up ending: the verification e-mail, and the person signed
+                    # in when they follow its link in this browser, landing on their order.
+                    complete_signup(
+                        request,
+                        order.placed_by,
+                        email_verification="mandatory",
+                        success_url=reverse(
+                            "orders_customer_order",
+                            kwargs={"org_id": order.customer_id, "order_id": order.pk},
+                        ),
+                    )
                 request.session["checkout_order"] = order.pk
                 return redirect("orders_checkout_sent")
             if customer is None:

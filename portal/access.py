@@ -176,9 +176,9 @@ RULES = {
     "subscriptions.manage": lambda g, org: org.is_customer and _places_orders(g),
     "seats.manage": lambda g, org: org.is_customer and _places_orders(g),
     # Suspending and resuming is the seller's business (unpaid invoices, abuse).
-    "subscriptions.suspend": lambda g, org: org.is_customer
-    and g.relation != SELF
-    and g.role in (Role.ADMIN, Role.BILLING),
+    "subscriptions.suspend": lambda g, org: (
+        org.is_customer and g.relation != SELF and g.role in (Role.ADMIN, Role.BILLING)
+    ),
 }
 
 DENIED_MESSAGES = {

@@ -47,3 +47,7 @@ if os.environ.get("PORTAL_TEST_DATABASE_NAME"):
 BOX_RATE_LIMIT_REDIS_URL = os.environ.get("PORTAL_TEST_RATE_LIMIT_REDIS_URL", "")
 BOX_RATE_LIMIT_KEY_PREFIX = os.environ.get("PORTAL_TEST_RATE_LIMIT_PREFIX", f"test-{os.getpid()}")
 BOX_SCREENSHOT_DIR = VAR_DIR / "test-screenshots"
+# A worker started by an end-to-end test writes its e-mail to files the test reads.
+if os.environ.get("PORTAL_TEST_EMAIL_DIR"):
+    EMAIL_BACKEND = "django.core.mail.backends.filebased.EmailBackend"
+    EMAIL_FILE_PATH = os.environ["PORTAL_TEST_EMAIL_DIR"]
