@@ -66,6 +66,15 @@ def boxsim(tmp_path_factory):
     handle.stop()
 
 
+@pytest.fixture(scope="session")
+def platform_sim(boxsim):
+    """The session's shared simulator, with the provider's platform app in it."""
+    from tests.provisioning.conftest import ensure_platform_app
+
+    ensure_platform_app(boxsim)
+    return boxsim
+
+
 @pytest.fixture
 def catalog(tree):
     """A priced catalog on the tree: plans, provider and reseller prices, offers, tax rates

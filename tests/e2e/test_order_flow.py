@@ -19,7 +19,7 @@ from orders.models import Order, OrderState, SeatAssignment
 from portal import clock
 from portal.models import BrandDomain
 from provisioning.models import BoxUser
-from tests.provisioning.conftest import box_users, platform_sim, point_at  # noqa: F401
+from tests.provisioning.conftest import box_users, point_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
 

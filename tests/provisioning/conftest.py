@@ -70,13 +70,6 @@ def link_account(customer, enterprise: dict, *, seats=None, plan="business"):
     )
 
 
-@pytest.fixture(scope="session")
-def platform_sim(boxsim):
-    """The session's shared simulator, with the platform app in it."""
-    ensure_platform_app(boxsim)
-    return boxsim
-
-
 @pytest.fixture
 def sim_settings(settings, platform_sim):
     point_at(settings, platform_sim)
