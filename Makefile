@@ -22,7 +22,7 @@ install: $(STAMP) ## create the virtualenv and install the pinned dependencies
 chromium: ## install Debian's chromium for the browser tests when it is missing
 	@scripts/ensure-chromium
 
-demo: install ## run the portal with seeded demo data on http://127.0.0.1:8000
+demo: install chromium ## run the portal with seeded demo data on http://127.0.0.1:8000
 	$(BIN)/python manage.py demo
 
 test: install chromium ## run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL is set)

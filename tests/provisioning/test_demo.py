@@ -1,40 +1,36 @@
-"""The demo seed makes Box accounts in the demo's simulator, once, and nothing without it."""
+"""The provisioning demo seed registers the platform app in the demo's simulator (the demo's
+Box accounts come from the demo orders), and without a simulator it says so and goes on."""
 
 import pytest
 
 from portal.demo import seed
-from provisioning.models import BoxAccount, BoxUser
+from provisioning.models import BoxAccount
 
 pytestmark = pytest.mark.django_db
 
 
-def test_without_a_simulator_the_seed_makes_no_box_account(monkeypatch, capsys):
+def test_without_a_simulator_the_seed_says_so(monkeypatch, capsys):
     monkeypatch.delenv("PORTAL_DEMO_BOXSIM_URL", raising=False)
     seed()
-    assert BoxAccount.objects.count() == 0
     assert "no Box simulator running" in capsys.readouterr().out
+    assert BoxAccount.objects.count() == 3  # opened by the demo orders, waiting for a worker
 
 
 def test_an_unreachable_simulator_is_a_note_not_a_crash(monkeypatch, capsys):
     monkeypatch.setenv("PORTAL_DEMO_BOXSIM_URL", "http://127.0.0.1:9")
     seed()
-    assert BoxAccount.objects.count() == 0
     assert "does not answer" in capsys.readouterr().out
 
 
-def test_with_the_simulator_the_seed_makes_accounts_once(monkeypatch, platform_sim, sim_settings):
-    monkeypatch.setenv("PORTAL_DEMO_BOXSIM_URL", platform_sim.url)
+def test_with_the_simulator_the_platform_app_is_registered_once(monkeypatch, own_sim, capsys):
+    monkeypatch.setenv("PORTAL_DEMO_BOXSIM_URL", own_sim.url)
     seed()
-    accounts = {a.customer.name: a for a in BoxAccount.objects.select_related("customer")}
-    assert set(accounts) == {"Acme Manufacturing", "Contoso Dental", "Evergreen Law"}
-    assert accounts["Acme Manufacturing"].status == "active"
-    assert accounts["Evergreen Law"].status == "pending"
-    assert list(
-        accounts["Evergreen Law"].jobs.order_by("sequence").values_list("operation", flat=True)
-    ) == ["account.signup", "account.verify_email", "account.authorize_app", "account.link_admin"]
-    assert BoxUser.objects.count() == 8
-    remote = platform_sim.control.enterprise(accounts["Acme Manufacturing"].box_enterprise_id)
-    assert remote["name"] == "Acme Manufacturing"
     seed()
-    assert BoxAccount.objects.count() == 3
-    assert BoxUser.objects.count() == 8
+    assert "platform app is registered" in capsys.readouterr().out
+    # the app exists: an enterprise can authorise it by its client id
+    from django.conf import settings
+
+    enterprise = own_sim.control.create_enterprise(
+        name="Probe", plan="business", seats=3, client_id=settings.BOX_PLATFORM_CLIENT_ID
+    )
+    assert enterprise["client_id"] == settings.BOX_PLATFORM_CLIENT_ID
