@@ -38,6 +38,8 @@ class PooledWSGIServer(WSGIServer):
     """wsgiref's server answering each connection on a fixed pool of threads (as a threaded
     application server does), so each worker keeps its database connection."""
 
+    request_queue_size = 1024  # the listen backlog: many clients connect at the same moment
+
     def __init__(self, address, workers: int):
         super().__init__(address, _QuietHandler)
         self.workers = workers

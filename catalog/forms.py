@@ -108,7 +108,12 @@ class PlanForm(forms.Form):
         label="A cancelled subscription ends",
         choices=[("end_of_term", "At the end of the term"), ("immediate", "Immediately")],
         initial="end_of_term",
+        required=False,
     )
+
+    def clean_cancellation_timing(self):
+        return self.cleaned_data.get("cancellation_timing") or "end_of_term"
+
     is_active = forms.BooleanField(label="On sale", required=False, initial=True)
     sort_order = forms.IntegerField(min_value=0, max_value=32000, initial=100)
 

@@ -21,7 +21,7 @@ from billing.models import Charge, ChargeKind
 from catalog import pricing
 from catalog import selectors as catalog_selectors
 from catalog import services as catalog_services
-from catalog.models import Offer, Plan, PlanTransition, Term, TransitionTiming
+from catalog.models import Offer, Plan, PlanTransition, Price, Term, TransitionTiming
 from catalog.quotes import quote_as_dict, quote_build
 from orders.models import (
     ORDER_TRANSITIONS,
@@ -268,7 +268,7 @@ def order_create(
         },
     )
     if submit:
-        order = order_submit(actor=actor, order=order)
+        order = order_submit(actor=actor, order=order, quote=quote)
     return order
 
 
@@ -306,7 +306,7 @@ def order_update(*, actor: User | None, order: Order, **fields) -> Order:
 
 
 @transaction.atomic
-def order_submit(*, actor: User | None, order: Order) -> Order:
+def order_submit(*, actor: User | None, order: Order, quote=None) -> Order:
     """Submit a draft: its price is quoted again and frozen, then it moves on as far as it
     can (approval, e-mail verification, provisioning)."""
     order = _lock_order(order)
@@ -316,10 +316,12 @@ def order_submit(*, actor: User | None, order: Order) -> Order:
     if order.state != OrderState.DRAFT:
         return order  # submitting twice (a retried request) is harmless
     start = max(order.start_date or clock.today(), clock.today())
+    if quote is None or quote.start_date != start:  # a quote made just now is still good
+        quote = _quote(order, start=start)
     order.start_date = start
-    _freeze(order, _quote(order, start=start))
+    _freeze(order, quote)
     _move_order(order, OrderState.SUBMITTED, actor=actor, submitted_at=clock.now())
-    return _order_advance(order, actor=actor)
+    return _order_advance(order, actor=actor, quote=quote)
 
 
 def _waiting_for_verification(order: Order) -> bool:
@@ -337,13 +339,13 @@ def _needs_approval(order: Order) -> bool:
     return bool(policy and policy.approve_orders)
 
 
-def _order_advance(order: Order, *, actor: User | None) -> Order:
+def _order_advance(order: Order, *, actor: User | None, quote=None) -> Order:
     if order.state != OrderState.SUBMITTED or _waiting_for_verification(order):
         return order
     if _needs_approval(order):
         _move_order(order, OrderState.AWAITING_APPROVAL, actor=actor)
         return order
-    return _order_fulfil(order, actor=actor)
+    return _order_fulfil(order, actor=actor, quote=quote)
 
 
 @transaction.atomic
@@ -423,13 +425,15 @@ def _box_seats(quantity: int) -> int:
     return quantity + 1
 
 
-def _order_fulfil(order: Order, *, actor: User | None) -> Order:
+def _order_fulfil(order: Order, *, actor: User | None, quote=None) -> Order:
     """Start a new subscription (or apply a change) and its provisioning jobs, in the
     caller's transaction."""
     if order.kind != OrderKind.NEW:
         raise Conflict("Only new-subscription orders are fulfilled this way.")  # pragma: no cover
-    quote = _quote(order, start=max(order.start_date, clock.today()))
-    _freeze(order, quote)
+    start = max(order.start_date, clock.today())
+    if quote is None or quote.start_date != start:  # approved or verified later: quote again
+        quote = _quote(order, start=start)
+        _freeze(order, quote)
     first = quote.first_invoice
     customer, offer = order.customer, order.offer
     if quote.trial_days:
@@ -452,14 +456,7 @@ def _order_fulfil(order: Order, *, actor: User | None) -> Order:
             on_date=quote.start_date,
             actor=actor,
         )
-    price = catalog_selectors.price_for(
-        seller=order.seller,
-        plan=order.plan,
-        currency=quote.currency,
-        term=order.term,
-        buyer=customer,
-        on_date=first.start,
-    )
+    price = Price.objects.get(pk=first.price_id)  # the version the quote billed
     sub = Subscription.objects.create(
         customer=customer,
         seller=order.seller,
@@ -1505,16 +1502,7 @@ def checkout(
         return existing
     if offer.seller_id != seller.pk:
         raise ValidationError.for_field("offer", f"{offer.display_name} is not sold here.")
-    # Check the order before creating anyone, so bad input writes nothing.
-    quote_build(
-        seller=seller,
-        customer=None,
-        offer=offer,
-        quantity=quantity,
-        term=term,
-        start_date=clock.today(),
-        promotion_code=promotion_code or None,
-    )
+    # Everything below is one transaction: bad order details undo the new person too.
     try:
         with transaction.atomic():
             user = user_create(email=email, password=password, full_name=full_name, verified=False)
