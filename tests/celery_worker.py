@@ -200,6 +200,8 @@ class CeleryWorkers:
 
 
 def _reset_pools(app) -> None:
+    from kombu import pools
+
     pool = app._pool
     if pool is not None:
         pool.force_close_all()
@@ -207,3 +209,7 @@ def _reset_pools(app) -> None:
     amqp = app.__dict__.get("amqp")
     if amqp is not None:
         amqp._producer_pool = None
+    # kombu keeps producer pools in a global registry keyed by connection; one still pointing
+    # at the closed pool would break the next task sent (even an eager one: Celery serialises
+    # eager calls through a producer).
+    pools.reset()
