@@ -60,17 +60,75 @@ def _catalog():
     return provider, offer
 
 
+class Burst:
+    """Serve the portal on a pooled HTTP server and send ``count`` clients at it at once; each
+    client's first timed request is a latency sample, a failure is an error, never a crash."""
+
+    def __init__(self, count: int):
+        self.count = count
+        self.latencies: list[float] = []
+        self.errors: list[str] = []
+        self.lock = threading.Lock()
+        self.ready = threading.Barrier(count)
+        self.wall = 0.0
+
+    def timed(self, send, *, expect: int, sample: bool) -> None:
+        started = time.perf_counter()
+        response = send()
+        elapsed = time.perf_counter() - started
+        with self.lock:
+            if sample:
+                self.latencies.append(elapsed)
+            if response.status_code != expect:
+                self.errors.append(f"{response.status_code} {response.text[:120]}")
+
+    def run(self, client) -> None:
+        """``client(i, base_url)`` makes the requests of client ``i``."""
+        server = PooledWSGIServer(("127.0.0.1", 0), workers=SERVER_THREADS)
+        server.set_app(get_wsgi_application())
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        base = f"http://127.0.0.1:{server.server_port}"
+
+        def guarded(i: int):
+            try:
+                client(i, base)
+            except Exception as exc:  # a client that could not finish is a figure
+                with self.lock:
+                    self.errors.append(repr(exc)[:200])
+
+        threads = [threading.Thread(target=guarded, args=(i,)) for i in range(self.count)]
+        started = time.perf_counter()
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        finally:
+            self.wall = time.perf_counter() - started
+            server.shutdown()
+            server.server_close()
+            server.close_worker_connections()
+
+    def report(self, ctx: BenchContext, what: str) -> None:
+        lat = latency_summary(self.latencies)
+        ctx.report(what, len(self.latencies))
+        ctx.report("errors", len(self.errors))
+        for error in sorted(set(self.errors))[:5]:
+            print(f"      {error}")
+        ctx.report("throughput", len(self.latencies) / self.wall, "orders/s")
+        ctx.report(
+            "latency p50 / p95 / p99",
+            f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}",
+            "ms",
+        )
+
+
 def _checkouts(ctx: BenchContext, offer) -> None:
     visitors = 40 if ctx.quick else VISITORS
-    server = PooledWSGIServer(("127.0.0.1", 0), workers=SERVER_THREADS)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/offers/{offer.pk}/order/"
-    latencies, errors = [], []
-    lock = threading.Lock()
-    ready = threading.Barrier(visitors)
+    burst = Burst(visitors)
 
-    def visitor(i: int):
+    def visitor(i: int, base: str):
+        url = f"{base}/offers/{offer.pk}/order/"
         session = requests.Session()
         session.headers["Host"] = "shop.localhost"
         page = session.get(url + "?seats=3", timeout=120).text
@@ -88,48 +146,17 @@ def _checkouts(ctx: BenchContext, offer) -> None:
             "email": f"visitor{i}@bench.test",
             "password": "a-sturdy-passphrase-42",
         }
-        ready.wait(timeout=300)
+        burst.ready.wait(timeout=300)
         for attempt in range(2 if i % 2 else 1):  # every other visitor double-clicks
-            started = time.perf_counter()
-            response = session.post(url, data=form, timeout=120, allow_redirects=False)
-            elapsed = time.perf_counter() - started
-            with lock:
-                if attempt == 0:
-                    latencies.append(elapsed)
-                if response.status_code != 302:
-                    errors.append(f"{response.status_code}")
+            burst.timed(
+                lambda: session.post(url, data=form, timeout=120, allow_redirects=False),
+                expect=302,
+                sample=attempt == 0,
+            )
 
-    def guarded(i: int):
-        try:
-            visitor(i)
-        except Exception as exc:  # a visitor that could not finish is a figure, not a crash
-            with lock:
-                errors.append(repr(exc)[:200])
-
-    threads = [threading.Thread(target=guarded, args=(i,)) for i in range(visitors)]
-    started = time.perf_counter()
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        wall = time.perf_counter() - started
-        server.shutdown()
-        server.server_close()
-        server.close_worker_connections()
-    lat = latency_summary(latencies)
+    burst.run(visitor)
+    burst.report(ctx, f"checkouts ({visitors} at once, every other one posted twice)")
     orders = Order.objects.filter(customer__name__endswith=" Ltd").count()
-    ctx.report(f"checkouts ({visitors} at once, every other one posted twice)", len(latencies))
-    ctx.report("errors", len(errors))
-    for error in sorted(set(errors))[:5]:
-        print(f"      {error}")
-    ctx.report("throughput", len(latencies) / wall, "orders/s")
-    ctx.report(
-        "checkout latency p50 / p95 / p99",
-        f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}",
-        "ms",
-    )
     people = User.objects.filter(email__endswith="@bench.test").count()
     customers = Organization.objects.filter(kind=OrgKind.CUSTOMER, name__endswith=" Ltd").count()
     ctx.report(
@@ -155,15 +182,9 @@ def _api_orders(ctx: BenchContext, provider, offer) -> None:
     customers = dict(
         Organization.objects.filter(name__startswith="API customer ").values_list("name", "pk")
     )
-    server = PooledWSGIServer(("127.0.0.1", 0), workers=SERVER_THREADS)
-    server.set_app(get_wsgi_application())
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/api/v1/orders/"
-    latencies, errors = [], []
-    lock = threading.Lock()
-    ready = threading.Barrier(count)
+    burst = Burst(count)
 
-    def client(i: int):
+    def client(i: int, base: str):
         body = {
             "customer": customers[f"API customer {i}"],
             "offer": offer.pk,
@@ -175,51 +196,27 @@ def _api_orders(ctx: BenchContext, provider, offer) -> None:
             "Authorization": f"Token {keys[i]}",
             "Idempotency-Key": f"bench-{i}",
         }
-        try:
-            ready.wait(timeout=300)
-            for attempt in range(2 if i % 2 else 1):  # every other request is retried
-                started = time.perf_counter()
-                response = requests.post(url, json=body, headers=headers, timeout=120)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    if attempt == 0:
-                        latencies.append(elapsed)
-                    if response.status_code != 201:
-                        errors.append(f"{response.status_code} {response.text[:120]}")
-        except Exception as exc:
-            with lock:
-                errors.append(repr(exc)[:200])
+        burst.ready.wait(timeout=300)
+        for attempt in range(2 if i % 2 else 1):  # every other request is retried
+            burst.timed(
+                lambda: requests.post(
+                    f"{base}/api/v1/orders/", json=body, headers=headers, timeout=120
+                ),
+                expect=201,
+                sample=attempt == 0,
+            )
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(count)]
     # The provisioning these orders start is queued for a worker (in memory here), not run in
     # the request as the test settings' eager mode would.
     from portal.celery import app
 
     app.conf.update(task_always_eager=False, broker_url="memory://")
-    started = time.perf_counter()
     try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        burst.run(client)
     finally:
-        wall = time.perf_counter() - started
-        server.shutdown()
-        server.server_close()
-        server.close_worker_connections()
         app.conf.update(task_always_eager=True)
-    lat = latency_summary(latencies)
+    burst.report(ctx, f"API orders ({count} at once, every other one retried)")
     orders = Order.objects.filter(customer__name__startswith="API customer ").count()
-    ctx.report(f"API orders ({count} at once, every other one retried)", len(latencies))
-    ctx.report("errors", len(errors))
-    for error in sorted(set(errors))[:5]:
-        print(f"      {error}")
-    ctx.report("throughput", len(latencies) / wall, "orders/s")
-    ctx.report(
-        "order latency p50 / p95 / p99",
-        f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}",
-        "ms",
-    )
     ctx.report("orders in the database", f"{orders} (expected {count})")
     if orders != count:
         raise SystemExit("duplicates or losses: ordering through the API is not idempotent")

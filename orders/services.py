@@ -12,8 +12,6 @@ from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
@@ -46,7 +44,7 @@ from portal import access, clock
 from portal.errors import Conflict, NotFound, ValidationError
 from portal.mail import send_branded_email
 from portal.models import Membership, Organization, OrgStatus, Role, User
-from portal.services import audit_record, customer_signup, user_create
+from portal.services import audit_record, clean_email, customer_signup, user_create
 from provisioning import services as provisioning
 from provisioning.models import UNLIMITED
 
@@ -56,30 +54,38 @@ GB = 1024**3
 # --- state machines -------------------------------------------------------------------------
 
 
-def _move_order(order: Order, to: str, *, actor: User | None, **changes) -> Order:
-    """The one way an order changes state: check the table, save, audit. The caller holds the
-    row lock (``_lock_order``)."""
-    if to not in ORDER_TRANSITIONS[order.state]:
+def _move(obj, to: str, *, table: dict, field: str, noun: str, actor: User | None, **changes):
+    """The one way an order or a subscription changes state: check the table, save, audit.
+    The caller holds the row lock."""
+    current = getattr(obj, field)
+    if to not in table[current]:
+        label = obj._meta.get_field(field).choices
+        names = dict(label)
         raise Conflict(
-            f"Order {order.number} is {order.get_state_display().lower()}; it cannot become "
-            f"{OrderState(to).label.lower()}."
+            f"{noun} {obj.number} is {names[current].lower()}; it cannot become "
+            f"{names[to].lower()}."
         )
-    before = order.state
-    order.state = to
-    for field, value in changes.items():
-        setattr(order, field, value)
-    if to == OrderState.COMPLETED:
-        order.completed_at = clock.now()
-    order.save()
+    setattr(obj, field, to)
+    for name, value in changes.items():
+        setattr(obj, name, value)
+    obj.save()
     audit_record(
         actor=actor,
-        organization=order.customer,
-        action=f"order.{to}",
-        obj=order,
-        before={"state": before},
-        after={"state": to},
+        organization=obj.customer,
+        action=f"{obj._meta.model_name}.{to}",
+        obj=obj,
+        before={field: current},
+        after={field: to},
     )
-    return order
+    return obj
+
+
+def _move_order(order: Order, to: str, *, actor: User | None, **changes) -> Order:
+    if to == OrderState.COMPLETED:
+        changes["completed_at"] = clock.now()
+    return _move(
+        order, to, table=ORDER_TRANSITIONS, field="state", noun="Order", actor=actor, **changes
+    )
 
 
 def _lock_order(order: Order) -> Order:
@@ -91,25 +97,15 @@ def _lock_order(order: Order) -> Order:
 
 
 def _move_subscription(sub: Subscription, to: str, *, actor: User | None, **changes):
-    if to not in SUBSCRIPTION_TRANSITIONS[sub.status]:
-        raise Conflict(
-            f"Subscription {sub.number} is {sub.get_status_display().lower()}; it cannot become "
-            f"{SubscriptionStatus(to).label.lower()}."
-        )
-    before = sub.status
-    sub.status = to
-    for field, value in changes.items():
-        setattr(sub, field, value)
-    sub.save()
-    audit_record(
+    return _move(
+        sub,
+        to,
+        table=SUBSCRIPTION_TRANSITIONS,
+        field="status",
+        noun="Subscription",
         actor=actor,
-        organization=sub.customer,
-        action=f"subscription.{to}",
-        obj=sub,
-        before={"status": before},
-        after={"status": to},
+        **changes,
     )
-    return sub
 
 
 def _lock_subscription(sub: Subscription) -> Subscription:
@@ -1199,15 +1195,6 @@ def subscription_renew(*, subscription: Subscription, today: date | None = None)
 # --- seats ----------------------------------------------------------------------------------
 
 
-def _clean_email(email: str) -> str:
-    email = (email or "").strip().lower()
-    try:
-        validate_email(email)
-    except DjangoValidationError:
-        raise ValidationError.for_field("email", "Enter a valid e-mail address.") from None
-    return email
-
-
 def _quota_bytes(sub: Subscription, quota_gb) -> int | None:
     if quota_gb in (None, ""):
         return None
@@ -1269,7 +1256,7 @@ def seat_assign(
 ) -> SeatAssignment:
     """Give a person one of the subscription's seats: a Box user is created for them."""
     sub = _seat_subscription(subscription, actor)
-    email, name, role = _clean_email(email), _clean_name(name), _clean_role(role)
+    email, name, role = clean_email(email), _clean_name(name), _clean_role(role)
     quota = _quota_bytes(sub, quota_gb)
     held = holding_seats(sub)
     if held >= sub.quantity:

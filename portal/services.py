@@ -346,7 +346,7 @@ def user_create(
     *, email: str, password: str | None, full_name: str = "", verified: bool = True
 ) -> User:
     """Create a person with a verified e-mail address (seeding, invitations)."""
-    email = _clean_email(email)
+    email = clean_email(email)
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict.for_field("email", "A user with this e-mail address already exists.")
     if password is not None:
@@ -368,7 +368,8 @@ def _validate_password(password: str, *, email: str, full_name: str = "") -> Non
         raise ValidationError(" ".join(exc.messages), fields={"password": exc.messages}) from None
 
 
-def _clean_email(email: str) -> str:
+def clean_email(email: str) -> str:
+    """Lower-cased and checked, or a ``ValidationError`` on the ``email`` field."""
     email = (email or "").strip().lower()
     try:
         validate_email(email)
@@ -517,7 +518,7 @@ def invitation_create(
 ) -> tuple[Invitation, str]:
     """Invite a person by e-mail. Returns the invitation and its one-time token (e-mailed)."""
     access.require(actor, "members.manage", organization)
-    email = _clean_email(email)
+    email = clean_email(email)
     _validate_role(organization, role)
     if Membership.objects.filter(
         organization=organization, user__email__iexact=email, is_active=True
