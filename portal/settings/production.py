@@ -16,6 +16,7 @@ REQUIRED = (
     "FIELD_ENCRYPTION_KEY",
     "BOX_PLATFORM_CLIENT_ID",
     "BOX_PLATFORM_CLIENT_SECRET",
+    "BOX_ADMIN_LOGIN_TEMPLATE",
 )
 _missing = [name for name in REQUIRED if not os.environ.get(name)]
 if _missing:

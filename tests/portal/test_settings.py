@@ -21,6 +21,7 @@ def run_check(settings_module: str, env: dict) -> subprocess.CompletedProcess:
             "FIELD_ENCRYPTION_KEY",
             "BOX_PLATFORM_CLIENT_ID",
             "BOX_PLATFORM_CLIENT_SECRET",
+            "BOX_ADMIN_LOGIN_TEMPLATE",
             "DJANGO_SETTINGS_MODULE",
             "DJANGO_ALLOW_ASYNC_UNSAFE",
         }
@@ -42,7 +43,7 @@ def test_production_refuses_to_start_without_secrets(tmp_path):
     assert (
         "Production settings need these environment variables: SECRET_KEY, DATABASE_URL, "
         "CELERY_BROKER_URL, ALLOWED_HOSTS, FIELD_ENCRYPTION_KEY, BOX_PLATFORM_CLIENT_ID, "
-        "BOX_PLATFORM_CLIENT_SECRET"
+        "BOX_PLATFORM_CLIENT_SECRET, BOX_ADMIN_LOGIN_TEMPLATE"
     ) in result.stderr
 
 
@@ -57,6 +58,7 @@ def test_production_starts_with_its_secrets(tmp_path):
             "FIELD_ENCRYPTION_KEY": "k" * 44,
             "BOX_PLATFORM_CLIENT_ID": "platform-app",
             "BOX_PLATFORM_CLIENT_SECRET": "platform-secret",
+            "BOX_ADMIN_LOGIN_TEMPLATE": "box-{subscription}@admins.example.com",
             "PORTAL_VAR_DIR": str(tmp_path),
         },
     )
