@@ -208,12 +208,11 @@ def order_create(
     """A new-subscription order for ``customer``: a draft, or submitted at once. With an
     ``idempotency_key`` the same request twice gives the same order."""
     idempotency_key = (idempotency_key or "").strip()[:100]
-    if idempotency_key:
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            if existing.customer_id != customer.pk:
-                raise Conflict("This idempotency key was used for another customer's order.")
-            return existing
+    existing = _existing_order(idempotency_key)
+    if existing is not None:
+        if existing.customer_id != customer.pk:
+            raise Conflict("This idempotency key was used for another customer's order.")
+        return existing
     if not customer.is_customer:
         raise ValidationError.for_field("customer", "Orders are placed for customers.")
     _require_place(actor, customer)
@@ -760,6 +759,46 @@ def _gb(used_bytes: int) -> str:
     return f"{Decimal(used_bytes) / GB:.1f}"
 
 
+def _existing_order(idempotency_key: str) -> Order | None:
+    """The order an earlier request with the same key made, if any."""
+    key = (idempotency_key or "").strip()[:100]
+    return Order.objects.filter(idempotency_key=key).first() if key else None
+
+
+def _subscription_order(
+    sub: Subscription, *, kind: str, actor: User | None, idempotency_key: str, **fields
+) -> Order:
+    """A submitted change or cancellation order for ``sub``, with its audit row."""
+    placed_as, via = placed_as_for(actor, sub.customer)
+    values = {
+        "customer": sub.customer,
+        "seller": sub.seller,
+        "kind": kind,
+        "state": OrderState.SUBMITTED,
+        "placed_by": actor,
+        "placed_as": placed_as,
+        "placed_via": via,
+        "subscription": sub,
+        "offer": sub.offer,
+        "plan": sub.plan,
+        "quantity": sub.quantity,
+        "term": sub.term,
+        "currency": sub.currency,
+        "submitted_at": clock.now(),
+        "idempotency_key": (idempotency_key or "").strip()[:100],
+        **fields,
+    }
+    order = Order.objects.create(**values)
+    audit_record(
+        actor=actor,
+        organization=sub.customer,
+        action="order.created",
+        obj=order,
+        after={"kind": kind, "change": order.note, "timing": order.timing},
+    )
+    return order
+
+
 @transaction.atomic
 def subscription_change(
     *,
@@ -772,42 +811,24 @@ def subscription_change(
 ) -> Order:
     """Upgrade, downgrade, add or remove seats, change term. Immediate changes are charged
     pro rata now and carried out at Box; end-of-term ones are scheduled."""
-    idempotency_key = (idempotency_key or "").strip()[:100]
-    if idempotency_key:
-        existing = Order.objects.filter(idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return existing
+    existing = _existing_order(idempotency_key)
+    if existing is not None:
+        return existing
     sub = _lock_subscription(subscription)
     if actor is not None:
         access.require(actor, "subscriptions.manage", sub.customer)
     preview = change_preview(subscription=sub, plan=plan, quantity=quantity, term=term)
-    placed_as, via = placed_as_for(actor, sub.customer)
-    order = Order.objects.create(
-        customer=sub.customer,
-        seller=sub.seller,
+    order = _subscription_order(
+        sub,
         kind=OrderKind.CHANGE,
-        state=OrderState.SUBMITTED,
-        placed_by=actor,
-        placed_as=placed_as,
-        placed_via=via,
-        subscription=sub,
-        offer=sub.offer,
+        actor=actor,
+        idempotency_key=idempotency_key,
         plan=preview.plan,
         quantity=preview.quantity,
         term=preview.term,
-        currency=sub.currency,
         timing=preview.timing,
         effective_on=preview.effective_on,
-        idempotency_key=idempotency_key,
-        submitted_at=clock.now(),
         note=preview.description,
-    )
-    audit_record(
-        actor=actor,
-        organization=sub.customer,
-        action="order.created",
-        obj=order,
-        after={"kind": "change", "change": preview.description, "timing": preview.timing},
     )
     if preview.timing == ChangeTiming.END_OF_TERM:
         previous = _scheduled(sub)
@@ -989,6 +1010,9 @@ def subscription_cancel(
     """End a subscription when the plan's rule says: at the end of the period, or now (which
     credits the unused days and cancels the Box account). Staff of a seller may end one now
     whatever the plan says (``immediately=True``)."""
+    existing = _existing_order(idempotency_key)
+    if existing is not None:
+        return existing
     sub = _lock_subscription(subscription)
     if actor is not None:
         access.require(actor, "subscriptions.manage", sub.customer)
@@ -1013,33 +1037,14 @@ def subscription_cancel(
         raise Conflict(
             f"Subscription {sub.number} already ends on {sub.current_period_end:%d %b %Y}."
         )
-    placed_as, via = placed_as_for(actor, sub.customer)
     today = clock.today()
-    order = Order.objects.create(
-        customer=sub.customer,
-        seller=sub.seller,
+    order = _subscription_order(
+        sub,
         kind=OrderKind.CANCEL,
-        state=OrderState.SUBMITTED,
-        placed_by=actor,
-        placed_as=placed_as,
-        placed_via=via,
-        subscription=sub,
-        offer=sub.offer,
-        plan=sub.plan,
-        quantity=sub.quantity,
-        term=sub.term,
-        currency=sub.currency,
-        submitted_at=clock.now(),
+        actor=actor,
+        idempotency_key=idempotency_key,
         timing=ChangeTiming.IMMEDIATE if immediately else ChangeTiming.END_OF_TERM,
         effective_on=today if immediately else sub.current_period_end,
-        idempotency_key=(idempotency_key or "").strip()[:100],
-    )
-    audit_record(
-        actor=actor,
-        organization=sub.customer,
-        action="order.created",
-        obj=order,
-        after={"kind": "cancel", "timing": order.timing},
     )
     if not immediately:
         sub.cancel_at_period_end = True
