@@ -1,4 +1,4 @@
-from portal.navigation import NavItem, can, register
+from portal.navigation import NavItem, register
 
 
 def register_items() -> None:
@@ -6,6 +6,3 @@ def register_items() -> None:
     register("seller", NavItem("Subscriptions", "orders_console_subscriptions", 35, icon="box"))
     register("customer", NavItem("Subscriptions", "orders_customer_subscriptions", 10, icon="box"))
     register("customer", NavItem("Orders", "orders_customer_list", 20, icon="cart"))
-
-
-__all__ = ["can", "register_items"]

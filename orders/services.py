@@ -835,21 +835,28 @@ def subscription_change(
         if previous is not None:
             previous.state = ChangeState.CANCELLED
             previous.save(update_fields=["state"])
-        SubscriptionChange.objects.create(
-            subscription=sub,
-            order=order,
-            timing=preview.timing,
-            effective_on=preview.effective_on,
-            state=ChangeState.SCHEDULED,
-            from_plan=sub.plan,
-            to_plan=preview.plan,
-            from_quantity=sub.quantity,
-            to_quantity=preview.quantity,
-            from_term=sub.term,
-            to_term=preview.term,
-        )
+        _record_change(sub, order, preview, state=ChangeState.SCHEDULED)
         return _move_order(order, OrderState.COMPLETED, actor=actor)
     return _apply_now(order, sub, preview, actor=actor)
+
+
+def _record_change(sub: Subscription, order: Order, preview: ChangePlan, *, state: str):
+    """The change from the subscription as it is now to the preview's target, kept for the
+    record (applied) or waiting for its day (scheduled)."""
+    return SubscriptionChange.objects.create(
+        subscription=sub,
+        order=order,
+        timing=preview.timing,
+        effective_on=preview.effective_on,
+        state=state,
+        applied_at=clock.now() if state == ChangeState.APPLIED else None,
+        from_plan=sub.plan,
+        to_plan=preview.plan,
+        from_quantity=sub.quantity,
+        to_quantity=preview.quantity,
+        from_term=sub.term,
+        to_term=preview.term,
+    )
 
 
 def _apply_now(order: Order, sub: Subscription, preview: ChangePlan, *, actor) -> Order:
@@ -923,20 +930,7 @@ def _apply_now(order: Order, sub: Subscription, preview: ChangePlan, *, actor) -
                 service=span,
                 key=f"order:{order.pk}:seats",
             )
-    SubscriptionChange.objects.create(
-        subscription=sub,
-        order=order,
-        timing=ChangeTiming.IMMEDIATE,
-        effective_on=today,
-        state=ChangeState.APPLIED,
-        applied_at=clock.now(),
-        from_plan=old_plan,
-        to_plan=preview.plan,
-        from_quantity=old_quantity,
-        to_quantity=preview.quantity,
-        from_term=sub.term,
-        to_term=sub.term,
-    )
+    _record_change(sub, order, preview, state=ChangeState.APPLIED)
     before = {"plan": old_plan.code, "quantity": old_quantity, "unit_price": str(old_unit)}
     sub.plan, sub.quantity, sub.unit_price = preview.plan, preview.quantity, new_unit
     offer = _offer_for(sub.seller, preview.plan)

@@ -232,7 +232,7 @@ def _subscription_context(request, sub, **forms) -> dict:
     return {
         "sub": sub,
         "seats": selectors.subscription_seats(sub),
-        "held": services.holding_seats(sub),
+        "held": sub.seats_held,  # annotated by visible_subscriptions
         "scheduled": selectors.scheduled_changes(sub),
         "orders": list(sub.orders.order_by("-created_at")[:10]),
         "charges": list(sub.charges.order_by("-created_at")[:20]),
@@ -621,15 +621,4 @@ def console_policy(request, org):
         request,
         "orders/console/policy.html",
         {"form": form, "can_edit": access.can(request.user, "orders.policy", org)},
-    )
-
-
-def subscription_url(request, sub) -> str:
-    if request.console_kind == "seller":
-        return reverse(
-            "orders_console_subscription",
-            kwargs={"org_id": request.console_org.pk, "sub_id": sub.pk},
-        )
-    return reverse(
-        "orders_customer_subscription", kwargs={"org_id": request.console_org.pk, "sub_id": sub.pk}
     )

@@ -71,14 +71,6 @@ class InviteForm(forms.Form):
         self.fields["role"].choices = [(r, Role(r).label) for r in roles]
 
 
-class RoleForm(forms.Form):
-    role = forms.ChoiceField(choices=())
-
-    def __init__(self, *args, roles=(), **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r, Role(r).label) for r in roles]
-
-
 class BrandForm(forms.Form):
     name = forms.CharField(max_length=120)
     tagline = forms.CharField(max_length=200, required=False)
