@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .DEFAULT_GOAL := help
-.PHONY: help install chromium demo test test-fast bench lint fmt migrate seed clean
+.PHONY: help install chromium dovecot demo test test-fast bench lint fmt migrate seed clean messages
 
 help: ## list the commands
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  make %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -22,21 +22,30 @@ install: $(STAMP) ## create the virtualenv and install the pinned dependencies
 chromium: ## install Debian's chromium for the browser tests when it is missing
 	@scripts/ensure-chromium
 
+dovecot: ## install Debian's dovecot-imapd for the IMAP mailbox tests when it is missing
+	@scripts/ensure-dovecot
+
 demo: install chromium ## run the portal with seeded demo data on http://127.0.0.1:8000
 	$(BIN)/python manage.py demo
 
-test: install chromium ## run the whole test suite (SQLite, or PostgreSQL when DATABASE_URL is set)
-	$(BIN)/pytest $(PYTEST_ARGS)
+# The suite runs in two parts: what needs no browser and no worker on TEST_WORKERS processes
+# (pytest-xdist, a database each), then the browser and worker tests one at a time.
+TEST_WORKERS ?= 2
 
-test-fast: install ## run the tests that need no browser and no worker
-	$(BIN)/pytest -m "not browser and not worker" $(PYTEST_ARGS)
+test: install chromium dovecot ## the whole suite: needs Redis (TEST_REDIS_URL); SQLite or DATABASE_URL
+	$(BIN)/pytest -m "not browser and not worker" -n $(TEST_WORKERS) $(PYTEST_ARGS)
+	$(BIN)/pytest -m "browser or worker" $(PYTEST_ARGS)
+
+test-fast: install dovecot ## the tests that need no browser, no worker and no Redis
+	$(BIN)/pytest -m "not browser and not worker and not redis" $(PYTEST_ARGS)
 
 bench: install ## run the benchmarks and print their figures
 	$(BIN)/python -m benchmarks $(BENCH_ARGS)
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint and format check; nothing may point outside the repository
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/python scripts/check_repo_paths.py
 
 fmt: install ## format the code and apply safe lint fixes
 	$(BIN)/ruff format .
@@ -47,3 +56,7 @@ migrate: install ## apply database migrations
 
 clean: ## remove local runtime files (database, broker folders, captured mail)
 	rm -rf var staticfiles
+
+messages: install ## extract the strings to translate into locale/de and compile the catalogs
+	$(BIN)/python manage.py makemessages --locale=de --ignore=.venv --ignore=var --ignore=staticfiles --ignore=tests --ignore=benchmarks --no-obsolete
+	$(BIN)/python manage.py compilemessages --locale=de --ignore=.venv

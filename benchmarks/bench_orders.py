@@ -38,17 +38,22 @@ from catalog import services as catalog_services
 from orders import services
 from orders.models import Order, SeatAssignment
 from portal import services as portal_services
+from portal.actors import system
 from portal.models import Organization, OrgKind, User
+
+BENCH = system("benchmark")
 
 VISITORS = 200
 SERVER_THREADS = 40
 
 
 def _catalog():
-    provider = portal_services.provider_create(name="Bench Cloud", domains=["shop.localhost"])
-    plans = {p.code: p for p in catalog_services.plan_seed_defaults()}
+    provider = portal_services.provider_create(
+        actor=BENCH, name="Bench Cloud", domains=["shop.localhost"]
+    )
+    plans = {p.code: p for p in catalog_services.plan_seed_defaults(actor=BENCH)}
     catalog_services.price_create(
-        actor=None,
+        actor=BENCH,
         seller=provider,
         plan=plans["business"],
         audience="retail",
@@ -56,7 +61,7 @@ def _catalog():
         term="monthly",
         recurring="15.00",
     )
-    offer = catalog_services.offer_publish(actor=None, seller=provider, plan=plans["business"])
+    offer = catalog_services.offer_publish(actor=BENCH, seller=provider, plan=plans["business"])
     return provider, offer
 
 

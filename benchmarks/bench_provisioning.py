@@ -25,10 +25,13 @@ from django.db import transaction
 from benchmarks.harness import BenchContext
 from boxsim.testing import SimulatorError, start_simulator
 from portal import services as portal_services
+from portal.actors import system
 from portal.models import OrgKind
 from provisioning import services
 from provisioning.models import JobLogEntry, JobState, ProvisioningJob
 from tests.celery_worker import CeleryWorkers
+
+BENCH = system("benchmark")
 
 
 def _redis_url() -> str:
@@ -73,7 +76,7 @@ def _account(sim, customer, seats: int):
         admin_login=enterprise["admin_login"],
         admin_name="Bench Admin",
         admin_password=enterprise["admin_password"],
-        actor=None,
+        actor=BENCH,
     )
     return account, enterprise
 
@@ -95,6 +98,7 @@ def _enqueue(account, count: int, tag: str) -> None:
     with transaction.atomic():  # one order of `count` seats: one dispatch after commit
         for i in range(count):
             services.box_user_create(
+                actor=BENCH,
                 account=account,
                 login=f"{tag}{i:04d}@{account.box_enterprise_id}.bench.example.com",
                 name=f"Bench User {i:04d}",
@@ -107,10 +111,12 @@ def run(ctx: BenchContext) -> None:
     per_minute = 600 if ctx.quick else 1000
     redis_url = _redis_url()
     prefix = f"bench-{uuid.uuid4().hex[:10]}"
-    provider = portal_services.provider_create(name="Bench Provider", domains=["bench.test"])
+    provider = portal_services.provider_create(
+        actor=BENCH, name="Bench Provider", domains=["bench.test"]
+    )
     customers = [
         portal_services.organization_create(
-            actor=None, parent=provider, kind=OrgKind.CUSTOMER, name=f"Bench Customer {n}"
+            actor=BENCH, parent=provider, kind=OrgKind.CUSTOMER, name=f"Bench Customer {n}"
         )
         for n in range(5)
     ]

@@ -1,77 +1,48 @@
 """Storefront: a reseller's offer page with 50 offers, 200 resellers in the database, served by
-a real threaded HTTP server to 20 concurrent clients.
+gunicorn with two workers from the benchmark's database, side by side with an anonymous API call
+on the same server, with the storefront cache off and then on.
 
 Everything is built through the services: 50 plans with provider retail and wholesale prices,
 offers open to every reseller, 200 resellers each selling some of them at their own prices
-(the measured one sells all 50, with trials and an automatic promotion). Reports requests per
-second, latency percentiles and the number of queries per page (which must not depend on the
-number of offers).
+(the measured one sells all 50, with trials and an automatic promotion). Reports the queries
+per page (which must not depend on the number of offers; none on a cache hit), then for each
+cache setting the requests per second of the offer list and of ``GET /api/v1/me/`` without
+credentials (a 401: middleware, DRF's authentication and the error body, the floor of what the
+server can answer), and their ratio.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
-import threading
+import socket
+import subprocess
+import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from pathlib import Path
 
 import requests
-from django.core.wsgi import get_wsgi_application
+from django.conf import settings
 from django.db import connection, transaction
 from django.test import Client
 
-from benchmarks.harness import BenchContext, count_queries, latency_summary
+from benchmarks.harness import BenchContext, count_queries
 from catalog import services as catalog_services
 from portal import services
+from portal.actors import system
 from portal.models import BrandDomain, OrgKind
 
-CLIENTS = 20
+BENCH = system("benchmark")
 
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
-class PooledWSGIServer(WSGIServer):
-    """wsgiref's server answering each connection on a fixed pool of threads (as a threaded
-    application server does), so each worker keeps its database connection."""
-
-    request_queue_size = 1024  # the listen backlog: many clients connect at the same moment
-
-    def __init__(self, address, workers: int):
-        super().__init__(address, _QuietHandler)
-        self.workers = workers
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="web")
-
-    def process_request(self, request, client_address):
-        self.pool.submit(self._answer, request, client_address)
-
-    def _answer(self, request, client_address):
-        try:
-            self.finish_request(request, client_address)
-        except Exception:
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-
-    def close_worker_connections(self) -> None:
-        """Close the database connection each worker thread opened (one task per thread)."""
-        barrier = threading.Barrier(self.workers)
-
-        def close():
-            barrier.wait(timeout=10)
-            connection.close()
-
-        for future in [self.pool.submit(close) for _ in range(self.workers)]:
-            future.result()
-        self.pool.shutdown()
+ROOT = Path(__file__).resolve().parent.parent
+WORKERS = 2
+CONCURRENCY = 16
 
 
 def _price(seller, plan, recurring, *, audience="retail", term="monthly", buyer=None):
     catalog_services.price_create(
-        actor=None,
+        actor=BENCH,
         seller=seller,
         plan=plan,
         audience=audience,
@@ -87,12 +58,14 @@ def build(ctx: BenchContext):
     resellers = 20 if ctx.quick else 200
     picked_by_others = 5 if ctx.quick else 10
     rng = random.Random(7)
-    provider = services.provider_create(name="Bench Provider", domains=["bench.localhost"])
-    plans = catalog_services.plan_seed_defaults()
+    provider = services.provider_create(
+        actor=BENCH, name="Bench Provider", domains=["bench.localhost"]
+    )
+    plans = catalog_services.plan_seed_defaults(actor=BENCH)
     for n in range(offers - len(plans)):
         plans.append(
             catalog_services.plan_create(
-                actor=None,
+                actor=BENCH,
                 code=f"bundle-{n}",
                 name=f"Business bundle {n}",
                 box_plan_code="business",
@@ -109,12 +82,12 @@ def build(ctx: BenchContext):
         _price(provider, plan, f"{base - 3}.00", audience="wholesale")
         _price(provider, plan, f"{(base - 3) * 10}.00", audience="wholesale", term="annual")
         catalog_services.offer_publish(
-            actor=None, seller=provider, plan=plan, available_to_all_resellers=True
+            actor=BENCH, seller=provider, plan=plan, available_to_all_resellers=True
         )
     measured = None
     for r in range(resellers):
         reseller = services.organization_create(
-            actor=None, parent=provider, kind=OrgKind.RESELLER, name=f"Reseller {r}"
+            actor=BENCH, parent=provider, kind=OrgKind.RESELLER, name=f"Reseller {r}"
         )
         BrandDomain.objects.create(
             brand=reseller.brand, domain=f"reseller-{r}.localhost", is_primary=True
@@ -124,7 +97,7 @@ def build(ctx: BenchContext):
             _price(provider, chosen[0], "5.00", audience="wholesale", buyer=reseller)
         for plan in chosen:
             catalog_services.offer_publish(
-                actor=None, seller=reseller, plan=plan, trial_days=14 if r == 0 else 0
+                actor=BENCH, seller=reseller, plan=plan, trial_days=14 if r == 0 else 0
             )
             base = 10 + plans.index(plan)  # the provider's list price; its cost is base - 3
             _price(reseller, plan, f"{base + rng.randint(0, 5)}.00")
@@ -133,7 +106,7 @@ def build(ctx: BenchContext):
         if r == 0:
             measured = reseller
             catalog_services.promotion_create(
-                actor=None,
+                actor=BENCH,
                 seller=reseller,
                 name="Spring",
                 discount_type="percent",
@@ -141,8 +114,76 @@ def build(ctx: BenchContext):
                 duration="once",
                 plans=plans[:3],
             )
-            catalog_services.tax_rate_create(actor=None, seller=reseller, name="Tax", rate="8")
+            catalog_services.tax_rate_create(actor=BENCH, seller=reseller, name="Tax", rate="8")
     return measured, len(plans), resellers
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _gunicorn(port: int, *, cache_seconds: int) -> subprocess.Popen:
+    """gunicorn serving the portal from this run's database (its sync workers, as deployed)."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "PORTAL_TEST_DATABASE_NAME": str(connection.settings_dict["NAME"]),
+        "STOREFRONT_CACHE_SECONDS": str(cache_seconds),
+    }
+    return subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "portal.wsgi:application",
+            f"--bind=127.0.0.1:{port}",
+            f"--workers={WORKERS}",
+            "--log-level=warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _wait_until_up(port: int) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+async def _load(port: int, host: str, path: str, seconds: float) -> tuple[int, dict[int, int]]:
+    """As many requests as CONCURRENCY clients make in ``seconds``, one connection each (the
+    sync worker closes it after its answer); a small asyncio client, so that measuring costs
+    the two cores little."""
+    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+
+    async def client():
+        while time.perf_counter() < deadline:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(request)
+            answer = await reader.read()
+            writer.close()
+            status = int(answer[9:12]) if answer[:5] == b"HTTP/" else 0
+            statuses[status] = statuses.get(status, 0) + 1
+
+    await asyncio.gather(*(client() for _ in range(CONCURRENCY)))
+    return sum(statuses.values()), statuses
+
+
+def _rate(port: int, host: str, path: str, seconds: float) -> tuple[float, dict[int, int]]:
+    asyncio.run(_load(port, host, path, 1.0))  # warm both workers (and the cache)
+    started = time.perf_counter()
+    count, statuses = asyncio.run(_load(port, host, path, seconds))
+    return count / (time.perf_counter() - started), statuses
 
 
 def run(ctx: BenchContext) -> None:
@@ -163,56 +204,38 @@ def run(ctx: BenchContext) -> None:
     first = client.get("/offers/")
     assert first.status_code == 200, first.status_code
     assert first.content.decode().count('data-testid="offer-') == offers
-    ctx.report("queries per offer page", count_queries(lambda: client.get("/offers/")))
-    other = Client(HTTP_HOST="reseller-1.localhost")
-    other.get("/offers/")
-    ctx.report(
-        "queries per offer page (a reseller with 10 offers, no promotion)",
-        count_queries(lambda: other.get("/offers/")),
-    )
-
-    server = PooledWSGIServer(("127.0.0.1", 0), workers=CLIENTS)
-    server.set_app(get_wsgi_application())
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/offers/"
-    per_client = 5 if ctx.quick else 40
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def visitor():
-        session = requests.Session()
-        session.headers["Host"] = host
-        for _ in range(per_client):
-            t = time.perf_counter()
-            response = session.get(url, timeout=60)
-            elapsed = time.perf_counter() - t
-            with lock:
-                latencies.append(elapsed)
-                if response.status_code != 200:
-                    errors.append(str(response.status_code))
-
+    ctx.report("queries per offer page, cache hit", count_queries(lambda: client.get("/offers/")))
+    with_cache = settings.STOREFRONT_CACHE_SECONDS
+    settings.STOREFRONT_CACHE_SECONDS = 0
     try:
-        for _ in range(CLIENTS):  # warm every worker
-            requests.get(url, headers={"Host": host}, timeout=60)
-        clients = [threading.Thread(target=visitor) for _ in range(CLIENTS)]
-        started = time.perf_counter()
-        for c in clients:
-            c.start()
-        for c in clients:
-            c.join()
-        wall = time.perf_counter() - started
+        ctx.report(
+            "queries per offer page, rendered", count_queries(lambda: client.get("/offers/"))
+        )
+        other = Client(HTTP_HOST="reseller-1.localhost")
+        other.get("/offers/")
+        ctx.report(
+            "queries per offer page, rendered (10 offers, no promotion)",
+            count_queries(lambda: other.get("/offers/")),
+        )
     finally:
-        server.shutdown()
-        server.server_close()
-        server.close_worker_connections()
-    lat = latency_summary(latencies)
-    ctx.report("requests (20 concurrent clients)", len(latencies))
-    ctx.report("errors", len(errors))
-    ctx.report("throughput", len(latencies) / wall, "req/s")
+        settings.STOREFRONT_CACHE_SECONDS = with_cache
+
+    seconds = 3.0 if ctx.quick else 10.0
     ctx.report(
-        "latency p50 / p95 / p99",
-        f"{lat['p50']:.0f} / {lat['p95']:.0f} / {lat['p99']:.0f}",
-        "ms",
+        "server", f"gunicorn, {WORKERS} sync workers, {connection.vendor}, {CONCURRENCY} clients"
     )
+    for label, cache_seconds in (("cache off", 0), ("cache on", 600)):
+        port = _free_port()
+        server = _gunicorn(port, cache_seconds=cache_seconds)
+        try:
+            _wait_until_up(port)
+            page, page_statuses = _rate(port, host, "/offers/", seconds)
+            api, api_statuses = _rate(port, host, "/api/v1/me/", seconds)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        assert set(page_statuses) == {200}, page_statuses
+        assert set(api_statuses) == {401}, api_statuses
+        ctx.report(f"{label}: reseller offer list", page, "req/s")
+        ctx.report(f"{label}: anonymous API call (401)", api, "req/s")
+        ctx.report(f"{label}: ratio offer list / API call", page / api)

@@ -10,3 +10,5 @@ PASSWORD_HASHERS = [
 ]
 
 LOGGING = {**LOGGING, "root": {"handlers": ["console"], "level": "WARNING"}}  # noqa: F405
+# The storefront benchmark calls the API without credentials on purpose: no line per 401.
+LOGGING["loggers"] = {**LOGGING["loggers"], "django.request": {"level": "ERROR"}}

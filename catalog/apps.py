@@ -6,6 +6,7 @@ class CatalogConfig(AppConfig):
     verbose_name = "Catalog and pricing"
 
     def ready(self) -> None:
-        from catalog import navigation
+        from catalog import navigation, storefront_signals
 
         navigation.register_catalog_items()
+        storefront_signals.connect()

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from catalog import services
 from catalog.models import Offer, Price, Promotion, SellerCurrency, TaxRate
+from portal.actors import system
+
+SEED = system("demo-seed")
 
 STORAGE_RETAIL = {
     "metric": "storage_gb_month",
@@ -121,7 +124,7 @@ def _price(seller, plan, audience, currency, term, recurring, setup="0", compone
     ).exists():
         return
     services.price_create(
-        actor=None,
+        actor=SEED,
         seller=seller,
         plan=plan,
         audience=audience,
@@ -143,28 +146,28 @@ def _price_table(seller, plans, table, audience):
 def _offer(seller, plan, **settings):
     offer = Offer.objects.filter(seller=seller, plan=plan).first()
     if offer is None:
-        offer = services.offer_publish(actor=None, seller=seller, plan=plan, **settings)
+        offer = services.offer_publish(actor=SEED, seller=seller, plan=plan, **settings)
     return offer
 
 
 def _promotion(seller, name, **kwargs):
     if not Promotion.objects.filter(seller=seller, name=name).exists():
-        services.promotion_create(actor=None, seller=seller, name=name, **kwargs)
+        services.promotion_create(actor=SEED, seller=seller, name=name, **kwargs)
 
 
 def seed(world) -> None:
     provider = world.provider
     skyline, harbor, summit = (world.resellers[k] for k in ("skyline", "harbor", "summit"))
-    plans = {p.code: p for p in services.plan_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults(actor=SEED)}
 
     if not SellerCurrency.objects.filter(seller=provider, currency="EUR").exists():
-        services.seller_currency_add(actor=None, seller=provider, currency="EUR")
+        services.seller_currency_add(actor=SEED, seller=provider, currency="EUR")
     for key, rates in TAX_RATES.items():
         seller = world.resellers[key] if key else provider
         for name, country, rate in rates:
             if not TaxRate.objects.filter(seller=seller, country=country).exists():
                 services.tax_rate_create(
-                    actor=None, seller=seller, name=name, rate=rate, country=country
+                    actor=SEED, seller=seller, name=name, rate=rate, country=country
                 )
 
     # The provider: retail for its direct customers, wholesale for every reseller.

@@ -7,6 +7,7 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import (
     Audience,
@@ -325,10 +326,12 @@ class CurrencyForm(forms.Form):
 class EstimateForm(forms.Form):
     """The estimate on an offer page (GET, so an estimate can be shared as a link)."""
 
-    seats = forms.IntegerField(min_value=1, max_value=100000)
-    term = forms.ChoiceField(label="Billing", choices=Term.choices)
-    currency = forms.ChoiceField(required=False)
-    code = forms.CharField(label="Promotion code", max_length=40, required=False)
+    seats = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100000)
+    term = forms.ChoiceField(
+        label=_("Billing"), choices=[(Term.MONTHLY, _("Monthly")), (Term.ANNUAL, _("Annual"))]
+    )
+    currency = forms.ChoiceField(label=_("Currency"), required=False)
+    code = forms.CharField(label=_("Promotion code"), max_length=40, required=False)
 
     ERROR_FIELDS = {"quantity": "seats", "promotion_code": "code"}
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from portal.models import Organization, User
 
@@ -58,6 +59,11 @@ class StorageMode(models.TextChoices):
     PER_SEAT = "per_seat", "Per seat"
     POOLED = "pooled", "Pooled"
     UNLIMITED = "unlimited", "Unlimited"
+
+
+# The most seats one subscription may have on a plan without a maximum of its own: far above
+# any real order, far below what would overflow an invoice amount (12 digits).
+SEAT_CEILING = 100_000
 
 
 class Plan(models.Model):
@@ -112,18 +118,24 @@ class Plan(models.Model):
     @property
     def storage_label(self) -> str:
         if self.storage_mode == StorageMode.UNLIMITED:
-            return "Unlimited storage"
+            return gettext("Unlimited storage")
         if self.storage_mode == StorageMode.POOLED:
-            return f"{self.storage_gb} GB shared by all users"
-        return f"{self.storage_gb} GB per user"
+            return gettext("%(gb)s GB shared by all users") % {"gb": self.storage_gb}
+        return gettext("%(gb)s GB per user") % {"gb": self.storage_gb}
+
+    @property
+    def seat_ceiling(self) -> int:
+        """The most seats one subscription may have: the plan's maximum, or else the portal's
+        (``SEAT_CEILING``), so a quantity never overflows an amount column."""
+        return self.seat_max if self.seat_max is not None else SEAT_CEILING
 
     @property
     def seats_label(self) -> str:
         if self.seat_max is None:
-            return f"{self.seat_min}+ users"
+            return gettext("%(min)s+ users") % {"min": self.seat_min}
         if self.seat_max == self.seat_min:
-            return f"{self.seat_min} user" + ("s" if self.seat_min > 1 else "")
-        return f"{self.seat_min} to {self.seat_max} users"
+            return ngettext("%(n)s user", "%(n)s users", self.seat_min) % {"n": self.seat_min}
+        return gettext("%(min)s to %(max)s users") % {"min": self.seat_min, "max": self.seat_max}
 
     @property
     def upload_label(self) -> str:
@@ -426,15 +438,17 @@ class Promotion(models.Model):
         from portal.money import format_money
 
         if self.discount_type == DiscountType.PERCENT:
-            value = f"{self.percent.normalize():f}% off"
+            value = gettext("%(percent)s%% off") % {"percent": f"{self.percent.normalize():f}"}
         else:
-            value = f"{format_money(self.amount, self.currency)} off"
+            value = gettext("%(amount)s off") % {"amount": format_money(self.amount, self.currency)}
         if self.duration == PromotionDuration.ONCE:
-            return f"{value} the first period"
+            return gettext("%(discount)s the first period") % {"discount": value}
         if self.duration == PromotionDuration.REPEATING:
             n = self.duration_periods
-            return f"{value} for {n} period" + ("s" if n != 1 else "")
-        return f"{value}, every period"
+            return ngettext(
+                "%(discount)s for %(n)s period", "%(discount)s for %(n)s periods", n
+            ) % {"discount": value, "n": n}
+        return gettext("%(discount)s, every period") % {"discount": value}
 
     def covers_period(self, index: int) -> bool:
         """Whether the discount applies to the ``index``-th paid period (0 = the first)."""

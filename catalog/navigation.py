@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 from portal.navigation import NavItem, can, register
 
 
@@ -25,4 +27,6 @@ def register_catalog_items() -> None:
         "seller",
         NavItem("Currencies", "catalog_currencies", 34, can("catalog.view"), icon="coins"),
     )
-    register("customer", NavItem("Offers", "customer_offers", 20, can("offers.browse"), icon="tag"))
+    register(
+        "customer", NavItem(_("Offers"), "customer_offers", 20, can("offers.browse"), icon="tag")
+    )

@@ -32,6 +32,10 @@ from portal.errors import ValidationError
 from portal.models import Organization
 from portal.money import quantize
 
+# The largest amount an order line, an order's total or a charge can hold (12 digits, 2 of
+# them decimals).
+MAX_INVOICE_AMOUNT = Decimal("9999999999.99")
+
 RECURRING = "recurring"
 SETUP = "setup"
 DISCOUNT = "discount"
@@ -146,9 +150,9 @@ def _quantity(value, plan: Plan) -> int:
         raise ValidationError.for_field(
             "quantity", f"{plan.name} needs at least {plan.seat_min} seat(s)."
         )
-    if plan.seat_max is not None and quantity > plan.seat_max:
+    if quantity > plan.seat_ceiling:
         raise ValidationError.for_field(
-            "quantity", f"{plan.name} allows at most {plan.seat_max} seat(s)."
+            "quantity", f"{plan.name} allows at most {plan.seat_ceiling} seat(s)."
         )
     return quantity
 
@@ -242,6 +246,14 @@ def _period(
                 tax,
                 tax,
             )
+        )
+    if any(abs(line.amount) > MAX_INVOICE_AMOUNT for line in lines) or (
+        subtotal + tax > MAX_INVOICE_AMOUNT
+    ):
+        raise ValidationError.for_field(
+            "quantity",
+            f"This comes to more than one invoice can hold ({MAX_INVOICE_AMOUNT:,} {currency}); "
+            "order fewer seats.",
         )
     return QuotePeriod(
         start=start,
@@ -462,6 +474,7 @@ def quote_as_dict(quote: Quote) -> dict:
             "tax": str(item.tax),
             "total": str(item.total),
             "price_id": item.price_id,
+            "tax_rate_id": item.tax_rate_id,
         }
 
     return {
@@ -499,3 +512,97 @@ def quote_as_dict(quote: Quote) -> dict:
         ],
         "notes": quote.notes,
     }
+
+
+def quote_from_dict(data: dict) -> Quote:
+    """The ``Quote`` that ``quote_as_dict`` rendered: what an order froze at submission."""
+
+    def line(item: dict) -> QuoteLine:
+        return QuoteLine(
+            item["kind"],
+            item["description"],
+            Decimal(item["quantity"]),
+            Decimal(item["unit_price"]),
+            Decimal(item["amount"]),
+        )
+
+    def period(item: dict) -> QuotePeriod:
+        return QuotePeriod(
+            start=date.fromisoformat(item["start"]),
+            end=date.fromisoformat(item["end"]),
+            lines=[line(x) for x in item["lines"]],
+            subtotal=Decimal(item["subtotal"]),
+            tax=Decimal(item["tax"]),
+            total=Decimal(item["total"]),
+            price_id=item["price_id"],
+            tax_rate_id=item.get("tax_rate_id"),
+        )
+
+    promotion = data.get("promotion") or {}
+    return Quote(
+        currency=data["currency"],
+        seller_id=data["seller"],
+        customer_id=data["customer"],
+        offer_id=data["offer"],
+        plan_code=data["plan"],
+        plan_name=data.get("plan_name", ""),
+        quantity=data["quantity"],
+        term=data["term"],
+        start_date=date.fromisoformat(data["start_date"]),
+        first_invoice=period(data["first_invoice"]),
+        later_periods=[period(p) for p in data["later_periods"]],
+        trial_days=data["trial_days"],
+        trial_end=date.fromisoformat(data["trial_end"]) if data["trial_end"] else None,
+        promotion_id=promotion.get("id"),
+        promotion_code=promotion.get("code", ""),
+        promotion_label=promotion.get("label", ""),
+        usage=[
+            UsagePrice(
+                u["metric"],
+                u["label"],
+                u["mode"],
+                tuple(
+                    pricing.Tier(
+                        None if t["up_to"] is None else Decimal(t["up_to"]),
+                        Decimal(t["unit_price"]),
+                    )
+                    for t in u["tiers"]
+                ),
+            )
+            for u in data.get("usage", [])
+        ],
+        notes=list(data.get("notes", [])),
+    )
+
+
+def quote_moved(quote: Quote, start: date) -> Quote:
+    """The same quote, amounts untouched, for a subscription starting on ``start`` instead: an
+    order approved (or verified) after the day it was to start keeps the prices it was quoted
+    and only its dates move."""
+    if start == quote.start_date:
+        return quote
+    first_day = pricing.trial_end(start, quote.trial_days)
+    spans = pricing.periods(first_day, quote.term, 1 + len(quote.later_periods))
+
+    def moved(period: QuotePeriod, span: tuple[date, date]) -> QuotePeriod:
+        return QuotePeriod(
+            start=span[0],
+            end=span[1],
+            lines=period.lines,
+            subtotal=period.subtotal,
+            tax=period.tax,
+            total=period.total,
+            price_id=period.price_id,
+            tax_rate_id=period.tax_rate_id,
+        )
+
+    periods = [moved(p, s) for p, s in zip(quote.periods, spans, strict=True)]
+    return Quote(
+        **{
+            **quote.__dict__,
+            "start_date": start,
+            "first_invoice": periods[0],
+            "later_periods": periods[1:],
+            "trial_end": first_day if quote.trial_days else None,
+        }
+    )

@@ -34,19 +34,13 @@ from catalog.models import (
 from portal import access, clock
 from portal.errors import NotFound, ValidationError
 from portal.models import Organization, OrgKind, User
+from portal.params import parse_id
 
 SELLER_KINDS = (OrgKind.PROVIDER, OrgKind.RESELLER)
 
 
 def today() -> date:
     return clock.today()
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 # --- currencies -----------------------------------------------------------------------------------
@@ -57,6 +51,20 @@ def seller_currencies(seller: Organization) -> list[str]:
     added."""
     extra = SellerCurrency.objects.filter(seller=seller).values_list("currency", flat=True)
     return [seller.currency, *sorted(c for c in extra if c != seller.currency)]
+
+
+def pricing_currencies(seller: Organization, plan: Plan, on_date: date) -> list[str]:
+    """The currencies ``seller`` may price ``plan`` in: those it sells in, and for a reseller
+    only those it has a cost in (its seller's wholesale price in force, the cost the price
+    page shows), since a price in a currency without a cost could never be quoted."""
+    currencies = seller_currencies(seller)
+    if not seller.is_reseller:
+        return currencies
+    costs = {
+        price.currency
+        for price in cost_prices(seller=seller, on_date=on_date, plans=[plan]).values()
+    }
+    return [c for c in currencies if c in costs]
 
 
 # --- plans ----------------------------------------------------------------------------------------
@@ -549,7 +557,7 @@ def offer_cards(
 
 def storefront_offer(seller: Organization, offer_id, *, storefront_only: bool = True) -> Offer:
     """One of the seller's sellable (storefront) offers by id; 404 for anything else."""
-    offer_id = _int_or_none(offer_id)
+    offer_id = parse_id(offer_id)
     for offer in sellable_offers(seller, storefront_only=storefront_only):
         if offer.pk == offer_id:
             return offer
@@ -565,58 +573,50 @@ def catalog_sellers(user: User) -> QuerySet[Organization]:
 
 
 def access_offer(user: User, offer_id, *, action: str = "catalog.view") -> Offer:
-    offer = (
-        Offer.objects.filter(pk=_int_or_none(offer_id), seller__in=catalog_sellers(user))
-        .select_related("plan", "plan__product", "seller", "parent_offer")
-        .first()
+    return access.get_visible(
+        visible_offers(user).select_related("plan", "plan__product", "seller", "parent_offer"),
+        offer_id,
+        user=user,
+        action=action,
+        owner=lambda o: o.seller,
+        message="No such offer.",
     )
-    if offer is None:
-        raise NotFound("No such offer.")
-    access.require(user, action, offer.seller)
-    return offer
 
 
 def access_promotion(user: User, promotion_id, *, action: str = "catalog.view") -> Promotion:
-    promotion = (
-        Promotion.objects.filter(pk=_int_or_none(promotion_id), seller__in=catalog_sellers(user))
-        .select_related("seller")
-        .first()
+    return access.get_visible(
+        visible_promotions(user).select_related("seller"),
+        promotion_id,
+        user=user,
+        action=action,
+        owner=lambda p: p.seller,
+        message="No such promotion.",
     )
-    if promotion is None:
-        raise NotFound("No such promotion.")
-    access.require(user, action, promotion.seller)
-    return promotion
 
 
 def access_tax_rate(user: User, rate_id, *, action: str = "catalog.view") -> TaxRate:
-    rate = (
-        TaxRate.objects.filter(pk=_int_or_none(rate_id), seller__in=catalog_sellers(user))
-        .select_related("seller")
-        .first()
+    return access.get_visible(
+        visible_tax_rates(user).select_related("seller"),
+        rate_id,
+        user=user,
+        action=action,
+        owner=lambda r: r.seller,
+        message="No such tax rate.",
     )
-    if rate is None:
-        raise NotFound("No such tax rate.")
-    access.require(user, action, rate.seller)
-    return rate
 
 
 def access_price(user: User, price_id) -> Price:
-    price = (
-        _with_components(visible_prices(user).filter(pk=_int_or_none(price_id)))
-        .select_related("seller", "buyer")
-        .first()
+    return access.get_visible(
+        _with_components(visible_prices(user)).select_related("seller", "buyer"),
+        price_id,
+        message="No such price.",
     )
-    if price is None:
-        raise NotFound("No such price.")
-    return price
 
 
 def access_seller(user: User, org_id, *, action: str = "catalog.view") -> Organization:
-    org = catalog_sellers(user).filter(pk=_int_or_none(org_id)).first()
-    if org is None:
-        raise NotFound("No such seller.")
-    access.require(user, action, org)
-    return org
+    return access.get_visible(
+        catalog_sellers(user), org_id, user=user, action=action, message="No such seller."
+    )
 
 
 def visible_offers(user: User) -> QuerySet[Offer]:

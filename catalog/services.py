@@ -1,6 +1,7 @@
 """Every write of the catalog. Pages, the API, the demo seed and tests all come through here
 (STYLE.md, habit 1): each function checks the actor's right to act, validates, writes inside a
-transaction and records an audit event. ``actor=None`` means the system (seeding, ordering).
+transaction and records an audit event. The actor is a person or the system actor
+(``portal.actors``: seeding, ordering); no actor is refused.
 
 Nothing here changes a price or a tax rate that is in force: a change is a new version.
 """
@@ -50,8 +51,9 @@ from catalog.selectors import (  # noqa: F401 - promotion_check is part of this 
 )
 from portal import access
 from portal import selectors as portal_selectors
+from portal.actors import Actor, person, require_actor
 from portal.errors import Conflict, NotFound, ValidationError
-from portal.models import Organization, OrgKind, User
+from portal.models import Organization, OrgKind
 from portal.money import CURRENCY_EXPONENTS, MoneyError, exponent, format_money, to_decimal
 from portal.services import audit_record, validate_model
 
@@ -61,9 +63,8 @@ MAX_TRIAL_DAYS = 90
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9_-]{2,39}$")
 
 
-def _require(actor: User | None, action: str, org: Organization) -> None:
-    if actor is not None:
-        access.require(actor, action, org)
+def _require(actor: Actor, action: str, org: Organization) -> None:
+    access.require(actor, action, org)
 
 
 def _jsonable(value):
@@ -288,7 +289,7 @@ def _set_transitions(plan: Plan, transitions: Iterable) -> list[dict]:
 @transaction.atomic
 def plan_create(
     *,
-    actor: User | None,
+    actor: Actor,
     code: str,
     name: str,
     box_plan_code: str,
@@ -341,7 +342,7 @@ def plan_create(
 
 
 @transaction.atomic
-def plan_update(*, actor: User | None, plan: Plan, transitions=None, **fields) -> Plan:
+def plan_update(*, actor: Actor, plan: Plan, transitions=None, **fields) -> Plan:
     """Change a plan's limits or name; ``transitions`` (when given) replaces its allowed
     changes to other plans."""
     provider = _provider()
@@ -379,9 +380,10 @@ def plan_update(*, actor: User | None, plan: Plan, transitions=None, **fields) -
 
 
 @transaction.atomic
-def plan_seed_defaults(*, actor: User | None = None) -> list[Plan]:
+def plan_seed_defaults(*, actor: Actor) -> list[Plan]:
     """Create the standard Box plans and their changes when missing (idempotent): upgrades to
     a higher plan apply immediately, downgrades at the end of the term."""
+    require_actor(actor)
     plans = {}
     for spec in DEFAULT_PLANS:
         plan = Plan.objects.filter(code=spec["code"]).first()
@@ -406,9 +408,7 @@ def plan_seed_defaults(*, actor: User | None = None) -> list[Plan]:
 
 
 @transaction.atomic
-def seller_currency_add(
-    *, actor: User | None, seller: Organization, currency: str
-) -> SellerCurrency:
+def seller_currency_add(*, actor: Actor, seller: Organization, currency: str) -> SellerCurrency:
     _check_seller(seller)
     _require(actor, "catalog.currencies", seller)
     currency = _currency(currency)
@@ -429,7 +429,7 @@ def seller_currency_add(
 
 
 @transaction.atomic
-def seller_currency_remove(*, actor: User | None, seller: Organization, currency: str) -> None:
+def seller_currency_remove(*, actor: Actor, seller: Organization, currency: str) -> None:
     _check_seller(seller)
     _require(actor, "catalog.currencies", seller)
     currency = (currency or "").strip().upper()
@@ -486,7 +486,7 @@ def _check_resellers(seller: Organization, resellers: Iterable[Organization]) ->
 @transaction.atomic
 def offer_publish(
     *,
-    actor: User | None,
+    actor: Actor,
     seller: Organization,
     plan: Plan,
     name: str = "",
@@ -549,7 +549,7 @@ def offer_publish(
 
 
 @transaction.atomic
-def offer_update(*, actor: User | None, offer: Offer, available_to=None, **fields) -> Offer:
+def offer_update(*, actor: Actor, offer: Offer, available_to=None, **fields) -> Offer:
     """Change how an offer is shown and to whom it is available."""
     _require(actor, "catalog.manage", offer.seller)
     unknown = set(fields) - set(OFFER_FIELDS)
@@ -586,7 +586,7 @@ def offer_update(*, actor: User | None, offer: Offer, available_to=None, **field
 
 
 @transaction.atomic
-def offer_withdraw(*, actor: User | None, offer: Offer) -> Offer:
+def offer_withdraw(*, actor: Actor, offer: Offer) -> Offer:
     """Stop selling an offer. Resellers' offers built on it stop being sellable with it."""
     _require(actor, "catalog.manage", offer.seller)
     offer = Offer.objects.select_for_update().get(pk=offer.pk)
@@ -763,7 +763,7 @@ def _check_cost(
 @transaction.atomic
 def price_create(
     *,
-    actor: User | None,
+    actor: Actor,
     seller: Organization,
     plan: Plan,
     currency: str,
@@ -833,7 +833,7 @@ def price_create(
         recurring=recurring,
         setup_fee=setup_fee,
         valid_from=valid_from,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=person(actor),
     )
     for metric, (mode, tiers) in checked.items():
         component = PriceComponent.objects.create(price=price, metric=metric, mode=mode)
@@ -876,7 +876,7 @@ def trial_redeem(
     customer: Organization,
     offer: Offer,
     started_on: date | None = None,
-    actor: User | None = None,
+    actor: Actor,
 ) -> TrialUse:
     """Record that ``customer`` starts its one trial of the offer's product (ordering calls
     this). A second trial of the same product is refused, by a unique constraint."""
@@ -943,7 +943,7 @@ def _positive_int(value, field: str, label: str, *, allow_none: bool) -> int | N
 @transaction.atomic
 def promotion_create(
     *,
-    actor: User | None,
+    actor: Actor,
     seller: Organization,
     name: str,
     discount_type: str,
@@ -1056,7 +1056,7 @@ def promotion_create(
 
 
 @transaction.atomic
-def promotion_update(*, actor: User | None, promotion: Promotion, **fields) -> Promotion:
+def promotion_update(*, actor: Actor, promotion: Promotion, **fields) -> Promotion:
     """Change a promotion's name, end, limits or switch it off. Its discount and duration are
     what customers were promised and stay as they are; create a new promotion instead."""
     _require(actor, "catalog.manage", promotion.seller)
@@ -1106,7 +1106,7 @@ def promotion_redeem(
     reference: str,
     plan: Plan | None = None,
     on_date: date | None = None,
-    actor: User | None = None,
+    actor: Actor,
 ) -> PromotionRedemption:
     """Use a promotion once for ``customer`` (ordering calls this with the order's number as
     ``reference``; the same reference again returns the first redemption). Safe under
@@ -1172,7 +1172,7 @@ def promotion_redeem(
 @transaction.atomic
 def tax_rate_create(
     *,
-    actor: User | None,
+    actor: Actor,
     seller: Organization,
     name: str,
     rate,
@@ -1201,7 +1201,7 @@ def tax_rate_create(
         country=country,
         rate=value,
         valid_from=valid_from,
-        created_by=actor if actor is not None and actor.is_authenticated else None,
+        created_by=person(actor),
     )
     audit_record(
         actor=actor,

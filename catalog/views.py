@@ -18,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from billing.services.prices import price_change_effect
 from catalog import quotes, selectors, services
 from catalog.forms import (
     TIERS_HELP,
@@ -46,6 +47,8 @@ from catalog.models import (
 from portal import access
 from portal.errors import ApplicationError, NotFound
 from portal.models import Organization, OrgKind
+from portal.params import parse_id
+from portal.storefront_cache import storefront_page
 from portal.views import apply_error, customer_console, render_console, seller_console
 
 
@@ -158,7 +161,9 @@ def _offers_post(request, org):
     action = request.POST.get("action")
     try:
         if action == "publish" and org.is_provider:
-            plan = Plan.objects.filter(pk=_int(request.POST.get("plan")), is_active=True).first()
+            plan = Plan.objects.filter(
+                pk=parse_id(request.POST.get("plan")), is_active=True
+            ).first()
             if plan is None:
                 raise NotFound("No such plan.")
             offer = services.offer_publish(actor=request.user, seller=org, plan=plan)
@@ -167,7 +172,7 @@ def _offers_post(request, org):
             )
             return redirect("catalog_offer", org_id=org.pk, offer_id=offer.pk)
         if action == "pick":
-            wanted = _int(request.POST.get("offer"))
+            wanted = parse_id(request.POST.get("offer"))
             upstream = next(
                 (o for o in selectors.available_upstream_offers(org) if o.pk == wanted), None
             )
@@ -187,13 +192,6 @@ def _offers_post(request, org):
     except ApplicationError as exc:
         apply_error(request, exc)
     return _back(request)
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @seller_console
@@ -274,7 +272,7 @@ def catalog_offer(request, org, offer_id):
 
 
 def _priceable_plan(org: Organization, plan_id) -> Plan:
-    plan = Plan.objects.filter(pk=_int(plan_id)).first()
+    plan = Plan.objects.filter(pk=parse_id(plan_id)).first()
     if plan is None:
         raise NotFound("No such plan.")
     if org.is_provider:
@@ -325,28 +323,48 @@ def catalog_prices(request, org, plan_id):
     if org.is_provider or _resellers_below(org).exists():
         audiences.append(Audience.WHOLESALE)
     initial = {"currency": org.currency, "term": Term.MONTHLY, "audience": Audience.RETAIL}
-    source = next((p for p in versions if p.pk == _int(request.GET.get("line"))), None)
+    source = next((p for p in versions if p.pk == parse_id(request.GET.get("line"))), None)
     if source is not None:
         initial = _price_initial(source)
     form = PriceForm(
         request.POST or None,
         initial=initial,
-        currencies=selectors.seller_currencies(org),
+        currencies=selectors.pricing_currencies(org, plan, today),
         audiences=audiences,
         buyers=_buyer_choices(request, org),
         storage=plan.storage_mode != StorageMode.UNLIMITED,
     )
     can_manage = access.can(request.user, "catalog.manage", org)
+    effect_shown = None
     if request.method == "POST":
         # Naming someone else's customer or reseller is a 404, like any other object.
         named = request.POST.get("buyer")
         children = access.visible_organizations(request.user).filter(parent=org)
-        buyer = children.filter(pk=_int(named)).first() if named else None
+        buyer = children.filter(pk=parse_id(named)).first() if named else None
         if named and buyer is None:
             raise NotFound("No such customer or reseller.")
         if _denied(request, "catalog.manage", org):
             return _back(request)
-        if form.is_valid():
+        if form.is_valid() and request.POST.get("preview"):
+            # Nothing is saved: the effect on running subscriptions, then the same form.
+            data = form.cleaned_data
+            try:
+                effect = price_change_effect(
+                    actor=request.user,
+                    seller=org,
+                    plan=plan,
+                    audience=data["audience"],
+                    buyer=buyer,
+                    currency=data["currency"],
+                    term=data["term"],
+                    recurring=data["recurring"],
+                    valid_from=data["valid_from"],
+                )
+            except ApplicationError as exc:
+                apply_error(request, _remap(exc, PriceForm.ERROR_FIELDS), form)
+            else:
+                effect_shown = {"effect": effect, "audience": data["audience"]}
+        elif form.is_valid():
             data = form.cleaned_data
             try:
                 price = services.price_create(
@@ -389,6 +407,7 @@ def catalog_prices(request, org, plan_id):
             "today": today,
             "offer": Offer.objects.filter(seller=org, plan=plan).first(),
             "tiers_help": TIERS_HELP,
+            "effect_shown": effect_shown,
         },
     )
 
@@ -464,7 +483,7 @@ def catalog_plan_create(request, org):
 @require_http_methods(["GET", "POST"])
 def catalog_plan_edit(request, org, plan_id):
     _provider_only(org)
-    plan = Plan.objects.filter(pk=_int(plan_id)).first()
+    plan = Plan.objects.filter(pk=parse_id(plan_id)).first()
     if plan is None:
         raise NotFound("No such plan.")
     return _plan_form_page(request, org, plan)
@@ -716,6 +735,7 @@ def _estimate(request, *, seller, offer, customer) -> dict:
     }
 
 
+@storefront_page
 def storefront_offers(request):
     seller = getattr(request, "storefront", None)
     if seller is None:
@@ -723,6 +743,7 @@ def storefront_offers(request):
     return render(request, "catalog/storefront/offers.html", _offer_list_context(request, seller))
 
 
+@storefront_page
 def storefront_offer(request, offer_id):
     seller = getattr(request, "storefront", None)
     if seller is None:

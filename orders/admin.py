@@ -14,7 +14,7 @@ class OrderLineInline(admin.TabularInline):
 class OrderAdmin(admin.ModelAdmin):
     list_display = ["number", "kind", "state", "customer", "seller", "placed_as", "created_at"]
     list_filter = ["kind", "state", "placed_as"]
-    search_fields = ["customer__name", "idempotency_key"]
+    search_fields = ["customer__name"]
     inlines = [OrderLineInline]
     readonly_fields = [f.name for f in Order._meta.fields]
 

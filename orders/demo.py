@@ -19,6 +19,9 @@ from allauth.account.models import EmailAddress
 from catalog.models import Offer
 from orders import services
 from orders.models import Order, SellerPolicy
+from portal.actors import system
+
+SEED = system("demo-seed")
 
 
 def _offer(seller, plan_code):
@@ -44,8 +47,13 @@ def seed(world) -> None:
         "contoso": ("business_plus", 5, users["sales@skyline.localhost"]),
         "evergreen": ("business", 3, users["admin@evergreen.example"]),
     }
+    from payments.services.accounts import invoice_terms_set
+
     for key, (plan, seats, actor) in plans.items():
         customer = customers[key]
+        # Their sellers trust these customers: they pay within 30 days of each invoice, so
+        # their orders are provisioned at once (new customers pay by card first).
+        invoice_terms_set(actor=SEED, buyer=customer, days=30)
         offer = _offer(customer.parent, plan)
         if offer is None:
             _say(f"{customer.parent.name} sells no {plan}; {customer.name} gets no subscription.")
@@ -57,14 +65,13 @@ def seed(world) -> None:
             quantity=seats,
             term="monthly",
             submit=True,
-            idempotency_key=f"demo-{key}",
         )
         sub = order.subscription
         domain = customer.contact_email.split("@")[1]
         for person in people[key]:
             first, last = person.lower().split()
             services.seat_assign(
-                actor=None,
+                actor=SEED,
                 subscription=sub,
                 email=f"{first}.{last}@{domain}",
                 name=person,

@@ -42,8 +42,13 @@ class ConsoleOrderForm(QuantityTermForm):
     )
     token = forms.CharField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, customers=(), offers=(), **kwargs):
+    def __init__(self, *args, customers=(), offers=(), payments=(), **kwargs):
         super().__init__(*args, **kwargs)
+        if payments:  # how the first invoice is paid (payments.pages.on_behalf)
+            self.fields["payment"] = forms.ChoiceField(
+                label="First invoice", choices=payments, widget=forms.RadioSelect
+            )
+            self.initial.setdefault("payment", payments[0][0])
         self.fields["customer"].choices = [("", "Choose a customer")] + [
             (c.pk, f"{c.name} ({c.parent.name})") for c in customers
         ]

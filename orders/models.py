@@ -23,6 +23,7 @@ class OrderState(models.TextChoices):
     DRAFT = "draft", "Draft"
     SUBMITTED = "submitted", "Submitted"
     AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
     PROVISIONING = "provisioning", "Provisioning"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
@@ -33,15 +34,20 @@ ORDER_TRANSITIONS: dict[str, set[str]] = {
     OrderState.DRAFT: {OrderState.SUBMITTED, OrderState.CANCELLED},
     OrderState.SUBMITTED: {
         OrderState.AWAITING_APPROVAL,
+        OrderState.AWAITING_PAYMENT,
         OrderState.PROVISIONING,
         OrderState.COMPLETED,
         OrderState.CANCELLED,
     },
     OrderState.AWAITING_APPROVAL: {
+        OrderState.AWAITING_PAYMENT,
         OrderState.PROVISIONING,
         OrderState.COMPLETED,
         OrderState.CANCELLED,
     },
+    # Nothing is provisioned until the first invoice is paid (or the buyer has invoice terms);
+    # an order not paid in the seller's time is cancelled.
+    OrderState.AWAITING_PAYMENT: {OrderState.PROVISIONING, OrderState.CANCELLED},
     OrderState.PROVISIONING: {OrderState.COMPLETED, OrderState.FAILED},
     # A failed order goes on when staff retry or skip the job that failed it, and ends when
     # they cancel that job.
@@ -113,7 +119,9 @@ class Order(models.Model):
     quote = models.JSONField(default=dict, blank=True)
     first_total = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
 
-    idempotency_key = models.CharField(max_length=100, blank=True)
+    # Staff entitled to (payments.manage) let this order be paid on invoice terms instead of by
+    # card before provisioning.
+    payment_terms = models.BooleanField(default=False)
     note = models.TextField(blank=True)
     failure_message = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -127,14 +135,6 @@ class Order(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        constraints = [
-            # The same checkout sent twice (double click, retried request) is one order.
-            models.UniqueConstraint(
-                fields=["idempotency_key"],
-                condition=~Q(idempotency_key=""),
-                name="order_idempotency_key_unique",
-            ),
-        ]
         indexes = [
             models.Index(fields=["seller", "state"]),
             models.Index(fields=["customer", "state"]),
@@ -225,7 +225,12 @@ class Subscription(models.Model):
     anchor_day = models.PositiveSmallIntegerField()
     current_period_start = models.DateField()
     current_period_end = models.DateField()
-    # The per-seat price of the current period (the version in force on its first day).
+    # The price version the subscription is sold at, and its per-seat amount. It is kept until
+    # the subscription changes plan or the seller moves it to a newer version (billing.PriceMove);
+    # a seller's new price does not reach running subscriptions by itself.
+    price = models.ForeignKey(
+        "catalog.Price", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     unit_price = models.DecimalField(max_digits=12, decimal_places=4)
     promotion = models.ForeignKey(
         "catalog.Promotion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"

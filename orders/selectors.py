@@ -11,22 +11,15 @@ from orders.models import (
     SeatAssignment,
     SellerPolicy,
     Subscription,
+    SubscriptionChange,
 )
 from portal import access
-from portal.errors import NotFound
 from portal.models import Organization, User
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def visible_orders(user: User) -> QuerySet[Order]:
     return Order.objects.filter(customer__in=access.visible_organizations(user)).select_related(
-        "customer", "seller", "placed_by", "placed_via", "offer", "plan", "subscription"
+        "customer", "seller", "placed_by", "placed_via", "offer", "plan", "subscription", "change"
     )
 
 
@@ -41,51 +34,60 @@ def visible_subscriptions(user: User) -> QuerySet[Subscription]:
     )
 
 
+def visible_seats(user: User) -> QuerySet[SeatAssignment]:
+    return SeatAssignment.objects.filter(
+        subscription__customer__in=access.visible_organizations(user)
+    ).select_related("subscription__customer", "subscription__plan", "box_user")
+
+
+def visible_changes(user: User) -> QuerySet[SubscriptionChange]:
+    return SubscriptionChange.objects.filter(
+        subscription__customer__in=access.visible_organizations(user)
+    ).select_related("subscription__customer", "from_plan", "to_plan")
+
+
 def access_order(user: User, order_id, *, action: str = "orders.view") -> Order:
-    order = visible_orders(user).filter(pk=_int(order_id)).first()
-    if order is None:
-        raise NotFound("No such order.")
-    access.require(user, action, order.customer)
-    return order
+    return access.get_visible(
+        visible_orders(user),
+        order_id,
+        user=user,
+        action=action,
+        owner=lambda o: o.customer,
+        message="No such order.",
+    )
 
 
 def access_subscription(user: User, sub_id, *, action: str = "orders.view") -> Subscription:
-    sub = visible_subscriptions(user).filter(pk=_int(sub_id)).first()
-    if sub is None:
-        raise NotFound("No such subscription.")
-    access.require(user, action, sub.customer)
-    return sub
+    return access.get_visible(
+        visible_subscriptions(user),
+        sub_id,
+        user=user,
+        action=action,
+        owner=lambda s: s.customer,
+        message="No such subscription.",
+    )
 
 
 def access_seat(user: User, seat_id, *, action: str = "orders.view") -> SeatAssignment:
-    seat = (
-        SeatAssignment.objects.filter(
-            pk=_int(seat_id), subscription__customer__in=access.visible_organizations(user)
-        )
-        .select_related("subscription__customer", "subscription__plan", "box_user")
-        .first()
+    return access.get_visible(
+        visible_seats(user),
+        seat_id,
+        user=user,
+        action=action,
+        owner=lambda seat: seat.subscription.customer,
+        message="No such seat.",
     )
-    if seat is None:
-        raise NotFound("No such seat.")
-    access.require(user, action, seat.subscription.customer)
-    return seat
 
 
 def access_change(user: User, change_id, *, action: str = "subscriptions.manage"):
-    from orders.models import SubscriptionChange
-
-    change = (
-        SubscriptionChange.objects.filter(
-            pk=_int(change_id),
-            subscription__customer__in=access.visible_organizations(user),
-        )
-        .select_related("subscription__customer", "from_plan", "to_plan")
-        .first()
+    return access.get_visible(
+        visible_changes(user),
+        change_id,
+        user=user,
+        action=action,
+        owner=lambda change: change.subscription.customer,
+        message="No such change.",
     )
-    if change is None:
-        raise NotFound("No such change.")
-    access.require(user, action, change.subscription.customer)
-    return change
 
 
 def subscription_seats(sub: Subscription) -> list[SeatAssignment]:
@@ -110,3 +112,14 @@ def orderable_customers(user: User, seller_org: Organization) -> QuerySet[Organi
         kind="customer", path__startswith=seller_org.path
     )
     return customers.select_related("parent").order_by("name")
+
+
+def order_of_new_person(user: User) -> Order | None:
+    """The order a person placed when they signed up (their latest one): what their
+    verification e-mail names and where its link lands."""
+    return (
+        Order.objects.filter(placed_by=user)
+        .select_related("customer", "seller__brand", "offer", "plan")
+        .order_by("-created_at", "-pk")
+        .first()
+    )

@@ -3,7 +3,8 @@ in the seller consoles (including ordering on a customer's behalf)."""
 
 from __future__ import annotations
 
-import uuid
+from dataclasses import asdict
+from decimal import Decimal
 
 from allauth.account.models import EmailAddress
 from allauth.account.utils import complete_signup
@@ -14,6 +15,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from billing.views.usage import subscription_usage_context
 from catalog import selectors as catalog_selectors
 from catalog.models import Offer, Plan, PlanTransition
 from catalog.quotes import quote_build
@@ -29,12 +31,22 @@ from orders.forms import (
     SeatUpdateForm,
     SuspendForm,
 )
-from orders.models import Order, OrderState, SubscriptionStatus
-from portal import access, clock
+from orders.models import Order, OrderState, SeatStatus, SubscriptionStatus
+from orders.services.previews import clean_import_text
+from payments.models import Payment, PaymentState
+from payments.pages import on_behalf
+from portal import access, clock, live
 from portal.errors import ApplicationError, NotFound
+from portal.idempotency import form_token_issue, form_token_valid
 from portal.models import Organization, OrgStatus
+from portal.money import format_money
+from portal.params import clean_text
 from portal.views import apply_error, customer_console, render_console, seller_console
 
+# A payment the person has done their part of, which Stripe is still confirming.
+CONFIRMING = (PaymentState.PENDING, PaymentState.PROCESSING)
+# Seats whose Box user is being created, changed or removed.
+SEATS_AT_WORK = (SeatStatus.PENDING, SeatStatus.UPDATING, SeatStatus.REMOVING)
 FIELD_MAP = {"quantity": "seats", "promotion_code": "code"}
 
 
@@ -60,6 +72,24 @@ def _live_quote(form, *, seller, customer, offer):
     except ApplicationError as exc:
         apply_error(None, _remap(exc), form)
         return None
+
+
+def _form_token(request, purpose: str) -> tuple[str, bool]:
+    """The form's one-time token and whether it is the one posted: a posted token counts only
+    if this session was issued it; otherwise a fresh one is issued."""
+    posted = request.POST.get("token", "")
+    if posted and form_token_valid(request, purpose, posted):
+        return posted, True
+    return form_token_issue(request, purpose), False
+
+
+def _with_token(data, token: str):
+    data = data.copy()
+    data["token"] = token
+    return data
+
+
+EXPIRED = "This form has expired; check the details and send it again."
 
 
 # --- storefront checkout ----------------------------------------------------------------------
@@ -89,16 +119,20 @@ def checkout(request, offer_id):
             "to order as a new customer.",
         )
     anonymous = not request.user.is_authenticated
+    token, token_ok = _form_token(request, "checkout")
     initial = {
         "seats": request.GET.get("seats") or max(offer.plan.seat_min, 1),
         "term": request.GET.get("term") or "monthly",
         "code": request.GET.get("code", ""),
-        "token": uuid.uuid4().hex,
+        "token": token,
     }
     ordering = request.method == "POST" and request.POST.get("action") == "order"
     # Bound from the start so the estimate shows at once; the sign-up fields are required
     # only when the visitor orders.
-    form = CheckoutForm(request.POST or initial, anonymous=anonymous, require_signup=ordering)
+    data = _with_token(request.POST, token) if request.POST else initial
+    form = CheckoutForm(data, anonymous=anonymous, require_signup=ordering)
+    if ordering and not token_ok:
+        form.add_error(None, EXPIRED)
     # The estimate needs only the order's fields, so it shows whatever else is wrong.
     order_fields = QuantityTermForm(request.POST or initial)
     quote = _live_quote(order_fields, seller=seller, customer=customer, offer=offer)
@@ -183,14 +217,32 @@ def _order_context(request, order: Order) -> dict:
                 subject_type="orders.order", subject_id=str(order.pk)
             ).order_by("sequence")
         )
+    payment_in_flight = (
+        order.state == OrderState.AWAITING_PAYMENT
+        and Payment.objects.filter(invoice__order=order, state__in=CONFIRMING).exists()
+    )
     return {
         "order": order,
         "lines": list(order.lines.all()),
         "jobs": jobs,
+        "steps_done": sum(1 for job in jobs if job.state in ("succeeded", "cancelled")),
+        "payment_in_flight": payment_in_flight,
+        # Work the person waits for without doing anything: the page follows it by itself.
+        "live": order.state == OrderState.PROVISIONING or payment_in_flight,
         "can_place": access.can(request.user, "orders.place", order.customer),
         "can_approve": access.can(request.user, "orders.approve", order.seller),
         "staff_view": request.console_kind == "seller",
     }
+
+
+def _order_page(request, order: Order):
+    """The order's page, or only its status block when the page polls it (portal.live)."""
+    if request.method == "POST":
+        return _order_action(request, order)
+    context = _order_context(request, order)
+    if live.wants_status(request):
+        return live.render_status(request, "orders/_order_status.html", context)
+    return render_console(request, "orders/order_detail.html", context)
 
 
 def _order_action(request, order: Order):
@@ -227,18 +279,30 @@ def _plans_for_change(sub) -> list[tuple[Plan, str]]:
     return options
 
 
+def _seats_context(request, sub) -> dict:
+    """The seats block of a subscription's page; it follows seats being set up at Box by
+    itself (portal.live) until none is left."""
+    seats = selectors.subscription_seats(sub)
+    return {
+        "sub": sub,
+        "seats": seats,
+        "held": sub.seats_held,  # annotated by visible_subscriptions
+        "can_seats": access.can(request.user, "seats.manage", sub.customer),
+        "live": sub.status == SubscriptionStatus.PENDING
+        or any(seat.status in SEATS_AT_WORK for seat in seats),
+    }
+
+
 def _subscription_context(request, sub, **forms) -> dict:
     plans = _plans_for_change(sub)
     return {
-        "sub": sub,
-        "seats": selectors.subscription_seats(sub),
-        "held": sub.seats_held,  # annotated by visible_subscriptions
+        **subscription_usage_context(request, sub),
+        **_seats_context(request, sub),
         "scheduled": selectors.scheduled_changes(sub),
         "orders": list(sub.orders.order_by("-created_at")[:10]),
         "charges": list(sub.charges.order_by("-created_at")[:20]),
         "used_gb": round(services.used_storage_bytes(sub) / services.GB, 1),
         "can_manage": access.can(request.user, "subscriptions.manage", sub.customer),
-        "can_seats": access.can(request.user, "seats.manage", sub.customer),
         "can_suspend": access.can(request.user, "subscriptions.suspend", sub.customer),
         "seat_form": forms.get("seat_form") or SeatForm(),
         "import_form": forms.get("import_form") or SeatImportForm(),
@@ -268,16 +332,8 @@ def _subscription_post(request, sub):
                 apply_error(request, exc, form)
                 return {"seat_form": form}
             messages.success(request, f"{seat.email} gets a seat; their Box user is being created.")
-        elif action == "import":
-            form = SeatImportForm(request.POST, request.FILES)
-            if not form.is_valid():
-                return {"import_form": form}
-            report = services.seats_import(
-                actor=actor, subscription=sub, text=form.cleaned_data["file"]
-            )
-            ok = sum(1 for row in report if row.ok)
-            messages.info(request, f"{ok} of {len(report)} rows assigned.")
-            return {"import_report": report}
+        elif action in ("import", "confirm_import"):
+            return _seats_import(request, sub, action)
         elif action in ("update_seat", "unassign"):
             seat = selectors.access_seat(actor, request.POST.get("seat"))
             if seat.subscription_id != sub.pk:
@@ -294,48 +350,16 @@ def _subscription_post(request, sub):
                 else:
                     services.seat_update(actor=actor, seat=seat, **form.cleaned_data)
                     messages.success(request, f"{seat.email}'s seat was updated.")
-        elif action == "change":
-            form = ChangeForm(request.POST, plans=_plans_for_change(sub))
-            if not form.is_valid():
-                return {"change_form": form}
-            plan = Plan.objects.get(pk=form.cleaned_data["plan"])
-            try:
-                order = services.subscription_change(
-                    actor=actor,
-                    subscription=sub,
-                    plan=plan if plan.pk != sub.plan_id else None,
-                    quantity=form.cleaned_data["quantity"],
-                    term=form.cleaned_data["term"],
-                )
-            except ApplicationError as exc:
-                apply_error(request, exc, form)
-                return {"change_form": form}
-            if order.timing == "end_of_term":
-                messages.success(
-                    request, f"Scheduled for {order.effective_on:%d %b %Y}: {order.note}."
-                )
-            else:
-                messages.success(
-                    request,
-                    f"Changed now: {order.note}. Prorated charges are on your next invoice.",
-                )
+        elif action in ("change", "confirm_change"):
+            return _change(request, sub, action)
         elif action == "withdraw_change":
             change = selectors.access_change(actor, request.POST.get("change"))
             if change.subscription_id != sub.pk:
                 raise NotFound("No such change.")
             services.subscription_change_withdraw(actor=actor, change=change)
             messages.success(request, "The scheduled change was withdrawn.")
-        elif action == "cancel":
-            now = request.POST.get("immediately") == "1"
-            order = services.subscription_cancel(
-                actor=actor, subscription=sub, immediately=True if now else None
-            )
-            if order.timing == "end_of_term":
-                messages.success(
-                    request, f"The subscription ends on {order.effective_on:%d %b %Y}."
-                )
-            else:
-                messages.success(request, "The subscription is cancelled.")
+        elif action in ("cancel", "confirm_cancel"):
+            return _cancel(request, sub, action)
         elif action == "withdraw_cancel":
             services.subscription_cancel_withdraw(actor=actor, subscription=sub)
             messages.success(request, "The subscription goes on.")
@@ -359,8 +383,169 @@ def _subscription_post(request, sub):
     return HttpResponseRedirect(request.get_full_path())
 
 
+# --- preview, then confirm (orders.services.previews) ----------------------------------------
+
+CONFIRM = "subscription-confirm"
+STALE = "The prices or the seats changed since your preview: here are the new figures."
+PREVIEW_WORDS = {
+    "change": ("Check the change before you confirm", "Confirm the change"),
+    "cancel": ("Check the cancellation before you confirm", "Confirm the cancellation"),
+    "import": ("Check the import before you confirm", "Assign the seats"),
+}
+
+
+def _import_report_key(sub) -> str:
+    return f"import_report:{sub.pk}"
+
+
+def _preview_page(request, sub, preview, *, carried, csv_text=None, stale=False):
+    """The preview with its confirmation form (a fresh one-time token each time it is shown);
+    ``stale``: shown again because the figures changed (409)."""
+    heading, label = PREVIEW_WORDS[preview.action]
+    if preview.action == "import":
+        label = f"Assign {preview.assigned} seat{'s' if preview.assigned != 1 else ''}"
+    return render_console(
+        request,
+        "orders/subscription_preview.html",
+        {
+            "sub": sub,
+            "preview": preview,
+            "heading": heading,
+            "confirm_label": label,
+            "carried": carried,
+            "csv_text": csv_text,
+            "token": form_token_issue(request, CONFIRM),
+            "stale": STALE if stale else "",
+            "back_url": request.get_full_path(),
+        },
+        status=409 if stale else 200,
+    )
+
+
+def _confirm_token(request) -> str | None:
+    """The confirmation's token when this session was issued it, else None (with a message)."""
+    token = request.POST.get("token", "")
+    if form_token_valid(request, CONFIRM, token):
+        return token
+    messages.error(request, EXPIRED)
+    return None
+
+
+def _change(request, sub, action):
+    form = ChangeForm(request.POST, plans=_plans_for_change(sub))
+    if not form.is_valid():
+        return {"change_form": form}
+    data = form.cleaned_data
+    plan = Plan.objects.get(pk=data["plan"])
+    values = {
+        "actor": request.user,
+        "subscription": sub,
+        "plan": plan if plan.pk != sub.plan_id else None,
+        "quantity": data["quantity"],
+        "term": data["term"],
+    }
+    carried = [("plan", plan.pk), ("quantity", data["quantity"]), ("term", data["term"])]
+    try:
+        if action == "change":
+            preview = services.subscription_change_preview(**values)
+            return _preview_page(request, sub, preview, carried=carried)
+        token = _confirm_token(request)
+        if token is None:
+            return HttpResponseRedirect(request.get_full_path())
+        order = services.subscription_change_confirm(
+            **values, fingerprint=request.POST.get("fingerprint", ""), idempotency_key=token
+        )
+    except services.PreviewChanged as exc:
+        return _preview_page(request, sub, exc.preview, carried=carried, stale=True)
+    except NotFound:
+        raise
+    except ApplicationError as exc:
+        apply_error(request, exc, form)
+        return {"change_form": form}
+    if order.timing == "end_of_term":
+        messages.success(request, f"Scheduled for {order.effective_on:%d %b %Y}: {order.note}.")
+    else:
+        total = sum((c.amount for c in order.charges.all()), Decimal(0))
+        billed = (
+            f" {format_money(total, order.currency)} before tax is on your next invoice."
+            if total
+            else ""
+        )
+        messages.success(request, f"Changed now: {order.note}.{billed}")
+    return HttpResponseRedirect(request.get_full_path())
+
+
+def _cancel(request, sub, action):
+    now = request.POST.get("immediately") == "1"
+    values = {"actor": request.user, "subscription": sub, "immediately": True if now else None}
+    carried = [("immediately", "1")] if now else []
+    try:
+        if action == "cancel":
+            preview = services.subscription_cancel_preview(**values)
+            return _preview_page(request, sub, preview, carried=carried)
+        token = _confirm_token(request)
+        if token is None:
+            return HttpResponseRedirect(request.get_full_path())
+        order = services.subscription_cancel_confirm(
+            **values, fingerprint=request.POST.get("fingerprint", ""), idempotency_key=token
+        )
+    except services.PreviewChanged as exc:
+        return _preview_page(request, sub, exc.preview, carried=carried, stale=True)
+    if order.timing == "end_of_term":
+        messages.success(request, f"The subscription ends on {order.effective_on:%d %b %Y}.")
+    else:
+        messages.success(request, "The subscription is cancelled.")
+    return HttpResponseRedirect(request.get_full_path())
+
+
+def _seats_import(request, sub, action):
+    """The file is previewed from the upload and confirmed from the text the preview page
+    carries back; the report is shown after the redirect."""
+    if action == "import":
+        form = SeatImportForm(request.POST, request.FILES)
+        if not form.is_valid():
+            return {"import_form": form}
+        text = clean_import_text(form.cleaned_data["file"])
+        try:
+            preview = services.seats_import_preview(actor=request.user, subscription=sub, text=text)
+        except NotFound:
+            raise
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+            return {"import_form": form}
+        return _preview_page(request, sub, preview, carried=[], csv_text=text)
+    text = request.POST.get("csv", "")
+    if len(text) > 1_000_000:
+        messages.error(request, "The file is too large; import at most 1 MB at a time.")
+        return HttpResponseRedirect(request.get_full_path())
+    token = _confirm_token(request)
+    if token is None:
+        return HttpResponseRedirect(request.get_full_path())
+    try:
+        report = services.seats_import_confirm(
+            actor=request.user,
+            subscription=sub,
+            text=text,
+            fingerprint=request.POST.get("fingerprint", ""),
+            idempotency_key=token,
+        )
+    except services.PreviewChanged as exc:
+        return _preview_page(request, sub, exc.preview, carried=[], csv_text=text, stale=True)
+    if report is None:
+        messages.info(request, "This file was already imported.")
+    else:
+        ok = sum(1 for row in report if row.ok)
+        messages.info(request, f"{ok} of {len(report)} rows assigned.")
+        request.session[_import_report_key(sub)] = [asdict(row) for row in report]
+    return HttpResponseRedirect(request.get_full_path())
+
+
 def _subscription_page(request, sub, template):
+    if live.wants_status(request):
+        return live.render_status(request, "orders/_seats.html", _seats_context(request, sub))
     forms = {}
+    if request.method == "GET":
+        forms["import_report"] = request.session.pop(_import_report_key(sub), None)
     if request.method == "POST":
         result = _subscription_post(request, sub)
         if not isinstance(result, dict):
@@ -401,9 +586,7 @@ def customer_order(request, org, order_id):
     order = selectors.access_order(request.user, order_id)
     if order.customer_id != org.pk:
         raise Http404("No such order.")
-    if request.method == "POST":
-        return _order_action(request, order)
-    return render_console(request, "orders/order_detail.html", _order_context(request, order))
+    return _order_page(request, order)
 
 
 @customer_console
@@ -423,8 +606,11 @@ def customer_order_new(request, org):
     }
     form = QuantityTermForm(request.POST or initial)
     quote = _live_quote(form, seller=org.parent, customer=org, offer=offer)
-    token = request.POST.get("token") or uuid.uuid4().hex
-    if request.method == "POST" and request.POST.get("action") in ("order", "draft") and quote:
+    token, token_ok = _form_token(request, "customer-order")
+    ordering = request.method == "POST" and request.POST.get("action") in ("order", "draft")
+    if ordering and quote and not token_ok:
+        messages.error(request, EXPIRED)
+    elif ordering and quote:
         try:
             order = services.order_create(
                 actor=request.user,
@@ -465,7 +651,7 @@ def console_orders(request, org):
         orders = orders.exclude(state__in=[OrderState.COMPLETED, OrderState.CANCELLED])
     elif state in OrderState.values:
         orders = orders.filter(state=state)
-    query = request.GET.get("q", "").strip()
+    query = clean_text(request.GET.get("q", ""))
     if query:
         orders = orders.filter(customer__name__icontains=query)
     page = Paginator(orders, 25).get_page(request.GET.get("page"))
@@ -508,9 +694,7 @@ def console_order(request, org, order_id):
     order = selectors.access_order(request.user, order_id)
     if not order.customer.path.startswith(org.path):
         raise Http404("No such order.")
-    if request.method == "POST":
-        return _order_action(request, order)
-    return render_console(request, "orders/order_detail.html", _order_context(request, order))
+    return _order_page(request, order)
 
 
 @seller_console
@@ -525,15 +709,20 @@ def console_order_new(request, org):
     source = request.POST or request.GET
     chosen = next((c for c in customers if str(c.pk) == source.get("customer", "")), None)
     offers = catalog_selectors.sellable_offers(chosen.parent) if chosen else []
+    token, token_ok = _form_token(request, "console-order")
     initial = {
         "customer": chosen.pk if chosen else "",
         "seats": 1,
         "term": "monthly",
-        "token": uuid.uuid4().hex,
+        "token": token,
     }
     bound = request.method == "POST" or "offer" in request.GET
     form = ConsoleOrderForm(
-        source if bound else None, initial=initial, customers=customers, offers=offers
+        _with_token(source, token) if bound else None,
+        initial=initial,
+        customers=customers,
+        offers=offers,
+        payments=on_behalf.payment_choices(request.user, chosen),
     )
     quote = None
     if bound and chosen and form.is_valid():
@@ -543,7 +732,9 @@ def console_order_new(request, org):
         else:
             quote = _live_quote(form, seller=chosen.parent, customer=chosen, offer=offer)
             action = request.POST.get("action")
-            if request.method == "POST" and action in ("order", "draft") and quote:
+            if request.method == "POST" and action in ("order", "draft") and quote and not token_ok:
+                form.add_error(None, EXPIRED)
+            elif request.method == "POST" and action in ("order", "draft") and quote:
                 try:
                     order = services.order_create(
                         actor=request.user,
@@ -555,14 +746,19 @@ def console_order_new(request, org):
                         submit=action == "order",
                         idempotency_key=form.cleaned_data["token"],
                         note=form.cleaned_data.get("note", ""),
+                        payment_terms=form.cleaned_data.get("payment") == on_behalf.TERMS,
                     )
                 except ApplicationError as exc:
                     apply_error(request, _remap(exc), form)
                 else:
+                    paid = ""
+                    if form.cleaned_data.get("payment") == on_behalf.CARD:
+                        paid = " " + on_behalf.charge_first_invoice(request.user, order)
+                        order.refresh_from_db()
                     messages.success(
                         request,
                         f"Order {order.number} for {chosen.name}: "
-                        f"{order.get_state_display().lower()}.",
+                        f"{order.get_state_display().lower()}.{paid.rstrip()}",
                     )
                     return redirect("orders_console_order", org_id=org.pk, order_id=order.pk)
     return render_console(
@@ -578,7 +774,7 @@ def console_subscriptions(request, org):
     status = request.GET.get("status", "")
     if status in SubscriptionStatus.values:
         subs = subs.filter(status=status)
-    query = request.GET.get("q", "").strip()
+    query = clean_text(request.GET.get("q", ""))
     if query:
         subs = subs.filter(customer__name__icontains=query)
     page = Paginator(subs, 25).get_page(request.GET.get("page"))

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
+from portal.actors import is_system, require_actor
 from portal.errors import NotFound, PermissionDenied
 from portal.models import (
     ApiToken,
@@ -30,6 +31,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.params import parse_id
 
 SELF = "self"  # the membership is in the organization itself
 ANCESTOR = "ancestor"  # the membership is in a seller above it
@@ -167,6 +169,17 @@ RULES = {
         and g.via_kind == OrgKind.PROVIDER
         and g.role in (Role.ADMIN, Role.AGENT)
     ),
+    # Usage collection (billing): the provider's staff watch every customer's nightly
+    # collections (an agent: the customers assigned to them); its admins, agents and billing
+    # staff send a failed one again. A subscription's usage itself is read with "orders.view".
+    "usage.collections": lambda g, org: (
+        org.kind == OrgKind.CUSTOMER and g.via_kind == OrgKind.PROVIDER
+    ),
+    "usage.retry": lambda g, org: (
+        org.kind == OrgKind.CUSTOMER
+        and g.via_kind == OrgKind.PROVIDER
+        and g.role in (Role.ADMIN, Role.AGENT, Role.BILLING)
+    ),
     # Ordering: a customer's admins, and seller staff who sell (admins, sales people, the
     # assigned agent) for the customers below them.
     "orders.place": lambda g, org: org.is_customer and _places_orders(g),
@@ -175,6 +188,35 @@ RULES = {
     "orders.policy": lambda g, org: org.is_seller and g.relation == SELF and g.role == Role.ADMIN,
     "subscriptions.manage": lambda g, org: org.is_customer and _places_orders(g),
     "seats.manage": lambda g, org: org.is_customer and _places_orders(g),
+    # Billing: a customer's admins and billing people see its invoices; the staff of every
+    # seller above it see them too (agents only for their customers). A reseller's own
+    # admins and billing people see the wholesale invoices it receives.
+    "billing.view": lambda g, org: (
+        g.role in (Role.ADMIN, Role.BILLING)
+        if g.relation == SELF
+        else g.role in (Role.ADMIN, Role.BILLING, Role.SALES) or g.relation == ASSIGNED
+    ),
+    # Credit notes, voiding, numbering: the issuing seller's own admins and billing staff.
+    "billing.manage": lambda g, org: (
+        org.is_seller and g.relation == SELF and g.role in (Role.ADMIN, Role.BILLING)
+    ),
+    # Payments. A buyer's admins and billing people pay its invoices (so do its sellers'
+    # admins and billing staff, charging a saved card on its behalf); only the buyer's own
+    # people handle its cards. A seller's own admins and billing staff record offline
+    # payments, refund, grant invoice terms and set its policy; only its admins enter its
+    # Stripe keys.
+    "payments.pay": lambda g, org: g.role in (Role.ADMIN, Role.BILLING),
+    "payments.cards": lambda g, org: g.relation == SELF and g.role in (Role.ADMIN, Role.BILLING),
+    "payments.manage": lambda g, org: (
+        org.is_seller and g.relation == SELF and g.role in (Role.ADMIN, Role.BILLING)
+    ),
+    "payments.account": lambda g, org: (
+        org.is_seller and g.relation == SELF and g.role == Role.ADMIN
+    ),
+    # Billing runs are the provider's operations.
+    "billing.run": lambda g, org: (
+        org.is_provider and g.relation == SELF and g.role in (Role.ADMIN, Role.BILLING)
+    ),
     # Suspending and resuming is the seller's business (unpaid invoices, abuse).
     "subscriptions.suspend": lambda g, org: (
         org.is_customer and g.relation != SELF and g.role in (Role.ADMIN, Role.BILLING)
@@ -191,6 +233,13 @@ DENIED_MESSAGES = {
     "seats.manage": "Only the customer's admins may assign seats.",
     "subscriptions.suspend": "Only the seller's admins and billing staff may suspend or resume "
     "a subscription.",
+    "billing.view": "Only admins and billing people may see invoices here.",
+    "billing.manage": "Only this seller's admins and billing staff may correct its invoices.",
+    "billing.run": "Only the provider's admins and billing staff may run billing.",
+    "payments.pay": "Only admins and billing people may pay invoices.",
+    "payments.cards": "Only this organization's admins and billing people manage its cards.",
+    "payments.manage": "Only this seller's admins and billing staff manage its payments.",
+    "payments.account": "Only this seller's admins may change its payment account.",
     "org.edit": "Only an admin may change this organization's details.",
     "members.manage": "Only an admin may manage the people of this organization.",
     "customer.create": "Your role does not allow creating customers here.",
@@ -206,25 +255,33 @@ DENIED_MESSAGES = {
     "offers.browse": "Only a customer's people may browse its offers.",
     "provisioning.view": "Only the seller's staff may see this customer's Box provisioning.",
     "provisioning.manage": "Only the provider's admins and agents may act on provisioning jobs.",
+    "usage.collections": "Only the provider's staff may see usage collections.",
+    "usage.retry": "Only the provider's admins, agents and billing staff may collect usage again.",
 }
 
 
-def can(user: User, action: str, org: Organization) -> bool:
+def can(user, action: str, org: Organization) -> bool:
+    """Whether ``user`` may do ``action`` for ``org``. The system actor may do everything
+    (only code makes one); no actor at all is refused, never allowed."""
     rule = RULES[action]
+    if is_system(require_actor(user)):
+        return True
     return any(rule(grant, org) for grant in grants(user, org))
 
 
-def require(user: User, action: str, org: Organization) -> None:
+def require(user, action: str, org: Organization) -> None:
     if not can(user, action, org):
         raise PermissionDenied(DENIED_MESSAGES.get(action, "You may not do that here."))
 
 
 def access_organization(user: User, org_id, *, action: str = "org.view") -> Organization:
-    org = visible_organizations(user).filter(pk=_int_or_none(org_id)).first()
-    if org is None:
-        raise NotFound("No such organization.")
-    require(user, action, org)
-    return org
+    return get_visible(
+        visible_organizations(user),
+        org_id,
+        user=user,
+        action=action,
+        message="No such organization.",
+    )
 
 
 def membership_of(user: User, org: Organization) -> Membership | None:
@@ -238,38 +295,43 @@ def membership_of(user: User, org: Organization) -> Membership | None:
 def access_console(user: User, org_id) -> tuple[Organization, Membership]:
     """A console is opened for an organization the user is a member of."""
     for membership in active_memberships(user):
-        if membership.organization_id == _int_or_none(org_id):
+        if membership.organization_id == parse_id(org_id):
             return membership.organization, membership
     raise NotFound("No such organization.")
 
 
-def access_membership(user: User, membership_id, *, action="members.view") -> Membership:
-    membership = (
-        Membership.objects.filter(
-            pk=_int_or_none(membership_id),
-            organization__in=visible_organizations(user),
-        )
-        .select_related("user", "organization")
-        .first()
+def visible_memberships(user: User) -> QuerySet[Membership]:
+    return Membership.objects.filter(organization__in=visible_organizations(user)).select_related(
+        "user", "organization"
     )
-    if membership is None:
-        raise NotFound("No such member.")
-    require(user, action, membership.organization)
-    return membership
+
+
+def access_membership(user: User, membership_id, *, action="members.view") -> Membership:
+    return get_visible(
+        visible_memberships(user),
+        membership_id,
+        user=user,
+        action=action,
+        owner=lambda m: m.organization,
+        message="No such member.",
+    )
+
+
+def visible_invitations(user: User) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(organization__in=visible_organizations(user)).select_related(
+        "organization", "invited_by"
+    )
 
 
 def access_invitation(user: User, invitation_id, *, action="members.view") -> Invitation:
-    invitation = (
-        Invitation.objects.filter(
-            pk=_int_or_none(invitation_id), organization__in=visible_organizations(user)
-        )
-        .select_related("organization")
-        .first()
+    return get_visible(
+        visible_invitations(user),
+        invitation_id,
+        user=user,
+        action=action,
+        owner=lambda i: i.organization,
+        message="No such invitation.",
     )
-    if invitation is None:
-        raise NotFound("No such invitation.")
-    require(user, action, invitation.organization)
-    return invitation
 
 
 def access_brand(user: User, org_id, *, action="org.view") -> Brand:
@@ -281,18 +343,21 @@ def access_brand(user: User, org_id, *, action="org.view") -> Brand:
     return brand
 
 
+def visible_brand_domains(user: User) -> QuerySet[BrandDomain]:
+    return BrandDomain.objects.filter(
+        brand__organization__in=visible_organizations(user)
+    ).select_related("brand__organization")
+
+
 def access_brand_domain(user: User, domain_id, *, action="brand.manage") -> BrandDomain:
-    domain = (
-        BrandDomain.objects.filter(
-            pk=_int_or_none(domain_id), brand__organization__in=visible_organizations(user)
-        )
-        .select_related("brand__organization")
-        .first()
+    return get_visible(
+        visible_brand_domains(user),
+        domain_id,
+        user=user,
+        action=action,
+        owner=lambda d: d.brand.organization,
+        message="No such domain.",
     )
-    if domain is None:
-        raise NotFound("No such domain.")
-    require(user, action, domain.brand.organization)
-    return domain
 
 
 def visible_audit_events(user: User) -> QuerySet[AuditEvent]:
@@ -305,15 +370,31 @@ def visible_audit_events(user: User) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(condition).select_related("actor", "organization")
 
 
+def own_api_tokens(user: User) -> QuerySet[ApiToken]:
+    """A person's own tokens: nobody else's are visible, whatever their role."""
+    return ApiToken.objects.filter(user=user)
+
+
 def access_api_token(user: User, token_id) -> ApiToken:
-    token = ApiToken.objects.filter(pk=_int_or_none(token_id), user=user).first()
-    if token is None:
-        raise NotFound("No such token.")
-    return token
+    return get_visible(own_api_tokens(user), token_id, message="No such token.")
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+def get_visible(
+    queryset: QuerySet,
+    pk,
+    *,
+    user=None,
+    action: str | None = None,
+    owner=None,
+    message: str = "Not found.",
+):
+    """The object ``pk`` of ``queryset`` (what the actor may see), or ``NotFound``: a missing
+    object, a forbidden one and an id that cannot be one (``abc``, ``-1``, ``²``) all answer the
+    same. With ``action``, the rule is then checked on ``owner(obj)`` (the organization the
+    object belongs to): visible but not allowed is ``PermissionDenied`` with the reason."""
+    obj = queryset.filter(pk=parse_id(pk)).first()
+    if obj is None:
+        raise NotFound(message)
+    if action:
+        require(user, action, owner(obj) if owner else obj)
+    return obj

@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 from django.db import transaction
+from django.utils import timezone
 
-from portal import services
+from portal import clock, services
+from portal.actors import system
 from portal.models import Brand, Organization, OrgKind, Role, User
 
+SEED = system("demo-seed")
+
 DEMO_PASSWORD = "northwind-demo-2026"  # noqa: S105 - printed for the demo logins
-SEEDERS = ["catalog", "resellers", "orders", "provisioning", "billing"]
+SEEDERS = ["catalog", "resellers", "payments", "orders", "provisioning", "billing"]
+# The demo's story starts this many days ago; billing/demo.py plays it forward to today.
+HISTORY_DAYS = 64
 
 
 @dataclass
@@ -25,6 +32,7 @@ class DemoWorld:
     customers: dict[str, Organization] = field(default_factory=dict)
     users: dict[str, User] = field(default_factory=dict)
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # (who, e-mail, where)
+    start: date | None = None  # the first day of the demo's story
 
 
 SELLERS = [
@@ -86,7 +94,7 @@ def _user(world: DemoWorld, email: str, name: str, where: str, *, staff=False) -
 
 def _member(org: Organization, user: User, role: str) -> None:
     if not org.memberships.filter(user=user).exists():
-        services.membership_create(actor=None, organization=org, user=user, role=role)
+        services.membership_create(actor=SEED, organization=org, user=user, role=role)
 
 
 @transaction.atomic
@@ -94,6 +102,7 @@ def seed_portal() -> DemoWorld:
     provider = Organization.objects.filter(kind=OrgKind.PROVIDER).first()
     if provider is None:
         provider = services.provider_create(
+            actor=SEED,
             name="Northwind Cloud",
             brand_name="Northwind Cloud",
             domains=["northwind.localhost"],
@@ -130,7 +139,7 @@ def seed_portal() -> DemoWorld:
         org = Organization.objects.filter(kind=OrgKind.RESELLER, name=name).first()
         if org is None:
             org = services.organization_create(
-                actor=None,
+                actor=SEED,
                 parent=parent,
                 kind=OrgKind.RESELLER,
                 name=name,
@@ -167,7 +176,7 @@ def seed_portal() -> DemoWorld:
         org = Organization.objects.filter(kind=OrgKind.CUSTOMER, name=name).first()
         if org is None:
             org = services.organization_create(
-                actor=None,
+                actor=SEED,
                 parent=seller,
                 kind=OrgKind.CUSTOMER,
                 name=name,
@@ -197,7 +206,15 @@ def seed_portal() -> DemoWorld:
 
 
 def seed() -> DemoWorld:
-    world = seed_portal()
+    start = timezone.localdate() - timedelta(days=HISTORY_DAYS)
+    with clock.frozen_today(start, move_now=True):
+        world = seed_portal()
+        world.start = start
+        _seed_apps(world)
+    return world
+
+
+def _seed_apps(world: DemoWorld) -> None:
     for app in SEEDERS:
         try:
             module = importlib.import_module(f"{app}.demo")
@@ -206,4 +223,3 @@ def seed() -> DemoWorld:
                 raise
             continue
         module.seed(world)
-    return world

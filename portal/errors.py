@@ -55,3 +55,11 @@ class Conflict(ApplicationError):
 
     status_code = 409
     code = "conflict"
+
+
+class Unprocessable(ApplicationError):
+    """Well-formed but refused as a whole, e.g. an idempotency key sent again with another
+    request."""
+
+    status_code = 422
+    code = "unprocessable"

@@ -1,10 +1,11 @@
 from allauth.account.forms import SignupForm
 from django import forms
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from portal import services
 from portal.errors import ApplicationError
-from portal.models import Role
+from portal.models import LANGUAGES, Role
 
 
 class CustomerSignupForm(SignupForm):
@@ -32,19 +33,28 @@ class CustomerSignupForm(SignupForm):
 
 
 class OrganizationForm(forms.Form):
-    name = forms.CharField(max_length=200)
-    contact_name = forms.CharField(max_length=150, required=False)
-    contact_email = forms.EmailField(required=False)
-    phone = forms.CharField(max_length=40, required=False)
-    address_line1 = forms.CharField(label="Address", max_length=200, required=False)
-    address_line2 = forms.CharField(label="Address (line 2)", max_length=200, required=False)
-    city = forms.CharField(max_length=100, required=False)
-    postal_code = forms.CharField(max_length=20, required=False)
-    region = forms.CharField(label="Region / state", max_length=100, required=False)
+    name = forms.CharField(label=_("Name"), max_length=200)
+    contact_name = forms.CharField(label=_("Contact name"), max_length=150, required=False)
+    contact_email = forms.EmailField(label=_("Contact e-mail"), required=False)
+    phone = forms.CharField(label=_("Phone"), max_length=40, required=False)
+    address_line1 = forms.CharField(label=_("Address"), max_length=200, required=False)
+    address_line2 = forms.CharField(label=_("Address (line 2)"), max_length=200, required=False)
+    city = forms.CharField(label=_("City"), max_length=100, required=False)
+    postal_code = forms.CharField(label=_("Postal code"), max_length=20, required=False)
+    region = forms.CharField(label=_("Region / state"), max_length=100, required=False)
     country = forms.CharField(
-        max_length=2, required=False, help_text="Two-letter ISO code, such as US or DE."
+        label=_("Country"),
+        max_length=2,
+        required=False,
+        help_text=_("Two-letter ISO code, such as US or DE."),
     )
-    tax_id = forms.CharField(label="Tax ID", max_length=40, required=False)
+    tax_id = forms.CharField(label=_("Tax ID"), max_length=40, required=False)
+    language = forms.ChoiceField(
+        label=_("Language"),
+        choices=[("", _("The seller's language")), *LANGUAGES],
+        required=False,
+        help_text=_("Pages, e-mails and invoices are written in it."),
+    )
 
     def clean_country(self):
         return self.cleaned_data["country"].strip().upper()

@@ -1,3 +1,7 @@
+from django.conf import settings
+from django.utils import translation
+
+from portal.i18n import storefront_language
 from portal.selectors import brand_for_host
 from portal.services import current_ip
 
@@ -17,3 +21,25 @@ class BrandMiddleware:
             return self.get_response(request)
         finally:
             current_ip.reset(token)
+
+
+class LanguageMiddleware:
+    """Speaks the storefront's language (the visitor's choice, else the seller's) for the whole
+    request; the consoles switch to their organization's (``portal.views._console``).
+    ``override`` puts the previous language back afterwards, so nothing leaks between
+    requests served by the same thread."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        # The API answers integrations in one language whatever the host's seller speaks.
+        if request.path.startswith("/api/"):
+            language = settings.LANGUAGE_CODE
+        else:
+            language = storefront_language(request)
+        with translation.override(language):
+            request.LANGUAGE_CODE = language
+            response = self.get_response(request)
+        response.headers.setdefault("Content-Language", language)
+        return response

@@ -96,6 +96,10 @@ class OrgStatus(models.TextChoices):
     CLOSED = "closed", "Closed"
 
 
+# The languages the portal is translated into (settings.LANGUAGES lists the same).
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+
+
 class Organization(models.Model):
     """A node of the tenancy tree: the provider at the root, resellers (which may nest) under it,
     customers under the provider or a reseller. A customer's seller is its parent."""
@@ -128,6 +132,10 @@ class Organization(models.Model):
     )
     tax_id = models.CharField("tax ID", max_length=40, blank=True)
     currency = models.CharField(max_length=3, default="USD")
+    # Buyers: exempt from the seller's tax (reverse charge); invoices print the tax ID and say so.
+    tax_exempt = models.BooleanField(default=False)
+    # The language of its pages, e-mails and invoices ("" : its seller's, else English).
+    language = models.CharField(max_length=8, blank=True, choices=LANGUAGES)
     # Sellers only: a customer who signs up on this seller's storefront waits for approval.
     approve_new_customers = models.BooleanField(default=False)
 
@@ -319,6 +327,9 @@ class AuditEvent(models.Model):
     at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     # PROTECT: people and organizations named in the log are deactivated, never deleted.
     actor = models.ForeignKey(User, null=True, blank=True, on_delete=models.PROTECT)
+    # Set when the portal itself acted (a task, a renewal, a billing run, the seed): which
+    # process. Exactly one of ``actor`` and ``system_process`` is set on every new row.
+    system_process = models.CharField(max_length=40, blank=True)
     # The organization whose data changed; drives who may read the event.
     organization = models.ForeignKey(
         Organization, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -345,3 +356,41 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise RuntimeError("Audit events are append-only.")
+
+    @property
+    def actor_label(self) -> str:
+        if self.actor_id:
+            return self.actor.email
+        return f"System ({self.system_process})" if self.system_process else "System"
+
+
+class IdempotencyRecord(models.Model):
+    """A write made with an idempotency key (an API ``Idempotency-Key`` header, a form's
+    one-time token). The key is scoped to the organization whose data the write changes and
+    to the operation, and bound to a fingerprint of the request: the same key and request give
+    the first result back; another request under the same key is refused; the same key in
+    another organization is simply a different key (docs/security.md)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    operation = models.CharField(max_length=60)
+    # SHA-256 of the key: keys are never stored as sent.
+    key_hash = models.CharField(max_length=64)
+    fingerprint = models.CharField(max_length=64)
+    # What the first request produced, e.g. ("orders.order", "42").
+    result_type = models.CharField(max_length=64, blank=True)
+    result_id = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "operation", "key_hash"], name="idempotency_scoped_key"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operation} {self.key_hash[:8]} for {self.organization_id}"

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db.models import Q
 
-from portal.models import Brand, BrandDomain, Membership, Organization, OrgKind
+from portal.models import Brand, BrandDomain, Membership, Organization, OrgKind, OrgStatus
 
 _BRAND_VERSION_KEY = "portal:brand-version"
 
 
 def provider() -> Organization | None:
     return Organization.objects.filter(kind=OrgKind.PROVIDER).first()
+
+
+def suspended_customers_q() -> Q:
+    """Customers that cannot use Box now: suspended themselves, or with a suspended
+    subscription (dunning suspends subscriptions, not organizations). The customer list's
+    ``?status=suspended`` and the dashboard's count both use it."""
+    with_suspended = Organization.objects.filter(subscriptions__status="suspended").values("pk")
+    return Q(kind=OrgKind.CUSTOMER) & (Q(status=OrgStatus.SUSPENDED) | Q(pk__in=with_suspended))
 
 
 def normalise_host(host: str) -> str:
@@ -57,6 +66,29 @@ def brand_for_host(host: str) -> Brand | None:
     return brand
 
 
+def host_is_claimed(host: str) -> bool:
+    """Whether ``host`` is a domain some seller's brand claims (not a stranger's host that
+    falls back to the provider's brand)."""
+    host = normalise_host(host)
+    key = f"portal:host-claimed:{_brand_version()}:{host}"
+    claimed = cache.get(key)
+    if claimed is None:
+        claimed = BrandDomain.objects.filter(domain=host).exists()
+        cache.set(key, claimed, timeout=settings.BRAND_CACHE_SECONDS)
+    return claimed
+
+
+def home_url(brand: Brand, request) -> str | None:
+    """The same page on ``brand``'s primary domain, keeping the request's scheme and port."""
+    domain = primary_domain(brand)
+    if domain is None:
+        return None
+    port = request.get_port()
+    default = "443" if request.is_secure() else "80"
+    netloc = domain if port in ("", default) else f"{domain}:{port}"
+    return f"{request.scheme}://{netloc}{request.get_full_path()}"
+
+
 def brand_for_organization(org: Organization) -> Brand | None:
     """The brand an organization appears under: its own, or that of its nearest seller above."""
     return (
@@ -82,3 +114,15 @@ def organization_members(org: Organization):
 
 def organization_admin_count(org: Organization) -> int:
     return Membership.objects.filter(organization=org, role="admin", is_active=True).count()
+
+
+def provider_agents(org: Organization):
+    """The active agents of the provider at the root of ``org``'s tree."""
+    from portal.models import Membership, Role, User
+
+    root = org.ancestor_ids[0]
+    return User.objects.filter(
+        pk__in=Membership.objects.filter(
+            organization_id=root, role=Role.AGENT, is_active=True
+        ).values("user_id")
+    )

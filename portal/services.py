@@ -18,7 +18,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from portal import access
-from portal.errors import Conflict, NotFound, ValidationError
+from portal.actors import SystemActor, is_system, person, require_actor, system
+from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.mail import send_branded_email
 from portal.models import (
     ROLES_BY_KIND,
@@ -55,6 +56,7 @@ ORG_DETAIL_FIELDS = (
     "country",
     "tax_id",
     "currency",
+    "language",
 )
 BRAND_FIELDS = (
     "name",
@@ -75,15 +77,62 @@ BRAND_FIELDS = (
 
 def audit_record(
     *,
-    actor: User | None,
+    actor,
     organization: Organization | None,
     action: str,
     obj,
     before: dict | None = None,
     after: dict | None = None,
 ) -> AuditEvent:
-    return AuditEvent.objects.create(
-        actor=actor if actor is not None and actor.is_authenticated else None,
+    """One audit row. ``actor`` is a person or the system actor; without one nothing is
+    recorded and the caller's transaction fails (no anonymous changes)."""
+    row = audit_row(
+        actor=actor, organization=organization, action=action, obj=obj, before=before, after=after
+    )
+    row.save(force_insert=True)
+    return row
+
+
+AUDIT_COLUMNS = (
+    "at",
+    "actor_id",
+    "system_process",
+    "organization_id",
+    "action",
+    "object_type",
+    "object_id",
+    "object_repr",
+    "before",
+    "after",
+    "ip_address",
+)
+
+
+def audit_rows_insert(rows: list[AuditEvent]) -> None:
+    """Insert many unsaved audit rows (``audit_row``) in one statement."""
+    from portal import bulk
+
+    bulk.insert(
+        AuditEvent,
+        columns=AUDIT_COLUMNS,
+        rows=[tuple(getattr(row, c) for c in AUDIT_COLUMNS) for row in rows],
+    )
+
+
+def audit_row(
+    *,
+    actor,
+    organization: Organization | None,
+    action: str,
+    obj,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> AuditEvent:
+    """An unsaved audit row, for writers that insert many at once (``bulk_create``)."""
+    who = person(actor)
+    return AuditEvent(
+        actor=who,
+        system_process=actor.process if who is None else "",
         organization=organization,
         action=action,
         object_type=obj._meta.label_lower,
@@ -131,8 +180,13 @@ def _set_path(org: Organization) -> None:
 
 
 @transaction.atomic
-def provider_create(*, name: str, brand_name: str | None = None, domains=(), **details):
-    """Bootstrap the root of the tree (done once, by ``manage.py`` or the demo seed)."""
+def provider_create(
+    *, actor: SystemActor, name: str, brand_name: str | None = None, domains=(), **details
+):
+    """Bootstrap the root of the tree (done once, by ``manage.py bootstrap`` or the demo
+    seed): only the system does this."""
+    if not is_system(require_actor(actor)):
+        raise PermissionDenied("The provider is created when the portal is set up.")
     if Organization.objects.filter(kind=OrgKind.PROVIDER).exists():
         raise Conflict("A provider already exists; there is exactly one.")
     org = Organization(kind=OrgKind.PROVIDER, name=name, **details)
@@ -143,7 +197,7 @@ def provider_create(*, name: str, brand_name: str | None = None, domains=(), **d
     for i, domain in enumerate(domains):
         _domain_create(brand, domain, is_primary=i == 0)
     audit_record(
-        actor=None,
+        actor=actor,
         organization=org,
         action="organization.created",
         obj=org,
@@ -156,7 +210,7 @@ def provider_create(*, name: str, brand_name: str | None = None, domains=(), **d
 @transaction.atomic
 def organization_create(
     *,
-    actor: User | None,
+    actor,
     parent: Organization,
     kind: str,
     name: str,
@@ -164,17 +218,16 @@ def organization_create(
     brand_name: str | None = None,
     **details,
 ) -> Organization:
-    """Create a reseller or a customer under ``parent``. ``actor`` None means the system."""
+    """Create a reseller or a customer under ``parent``."""
     if kind not in (OrgKind.RESELLER, OrgKind.CUSTOMER):
         raise ValidationError.for_field("kind", "Only resellers and customers can be created.")
     if not parent.is_seller:
         raise ValidationError.for_field(
             "parent", "Only the provider or a reseller can have customers or resellers."
         )
-    if actor is not None:
-        access.require(
-            actor, "reseller.create" if kind == OrgKind.RESELLER else "customer.create", parent
-        )
+    access.require(
+        actor, "reseller.create" if kind == OrgKind.RESELLER else "customer.create", parent
+    )
     unknown = set(details) - set(ORG_DETAIL_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -183,7 +236,7 @@ def organization_create(
         raise ValidationError.for_field("name", "A name is required.")
     # An agent who creates a customer looks after it.
     if (
-        actor is not None
+        not is_system(actor)
         and agent is None
         and kind == OrgKind.CUSTOMER
         and any(
@@ -298,7 +351,7 @@ def customer_signup(
         user.full_name = full_name.strip()
         user.save(update_fields=["full_name"])
     org = organization_create(
-        actor=None,
+        actor=system("storefront-signup"),
         parent=seller,
         kind=OrgKind.CUSTOMER,
         name=company_name,
@@ -379,13 +432,10 @@ def clean_email(email: str) -> str:
 
 
 @transaction.atomic
-def membership_create(
-    *, actor: User | None, organization: Organization, user: User, role: str
-) -> Membership:
+def membership_create(*, actor, organization: Organization, user: User, role: str) -> Membership:
     """Add (or re-activate) a person in an organization. Used by invitations and seeding."""
     _validate_role(organization, role)
-    if actor is not None:
-        access.require(actor, "members.manage", organization)
+    access.require(actor, "members.manage", organization)
     membership = (
         Membership.objects.select_for_update().filter(user=user, organization=organization).first()
     )
@@ -598,8 +648,12 @@ def invitation_accept(
         )
     else:
         EmailAddress.objects.filter(user=user, email__iexact=invitation.email).update(verified=True)
+    # The invitation is the authority: whoever sent it was allowed to.
     membership = membership_create(
-        actor=None, organization=invitation.organization, user=user, role=invitation.role
+        actor=system("invitation"),
+        organization=invitation.organization,
+        user=user,
+        role=invitation.role,
     )
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user

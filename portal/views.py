@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
@@ -17,9 +18,10 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
-from portal import access, navigation, selectors, services
+from portal import access, i18n, live, navigation, overview, plain, selectors, services
 from portal.errors import ApplicationError, NotFound, PermissionDenied
 from portal.forms import (
     ApiTokenForm,
@@ -37,7 +39,10 @@ from portal.models import (
     Membership,
     Organization,
     OrgKind,
+    OrgStatus,
 )
+from portal.params import clean_text, parse_id
+from portal.storefront_cache import storefront_page
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -72,19 +77,35 @@ def _console(kind: str):
                 raise Http404("No such organization.") from None
             if (kind == "seller") != org.is_seller:
                 raise Http404("No such organization.")
+            home = selectors.brand_for_organization(org)
+            if (
+                home is not None
+                and request.brand is not None
+                and request.brand.pk != home.pk
+                and selectors.host_is_claimed(request.get_host())
+            ):
+                # Signed in on another seller's storefront: the console lives on its own
+                # seller's host (where the person signs in again; sessions belong to a host).
+                target = selectors.home_url(home, request)
+                if target is not None:
+                    return HttpResponseRedirect(target)
             request.console_org = org
             request.console_membership = membership
             request.console_brand = selectors.brand_for_organization(org)
             request.console_kind = kind
-            try:
-                return view(request, org, *args, **kwargs)
-            except NotFound as exc:
-                raise Http404(exc.message) from None
-            except PermissionDenied as exc:
-                # Visible but not allowed: say why, in the console's own layout.
-                return render_console(
-                    request, "console/denied.html", {"message": exc.message}, status=403
-                )
+            # The customer portal speaks its customer's language; seller consoles English.
+            language = i18n.language_of(org) if kind == "customer" else settings.LANGUAGE_CODE
+            with translation.override(language):
+                request.LANGUAGE_CODE = language
+                try:
+                    return view(request, org, *args, **kwargs)
+                except NotFound as exc:
+                    raise Http404(exc.message) from None
+                except PermissionDenied as exc:
+                    # Visible but not allowed: say why, in the console's own layout.
+                    return render_console(
+                        request, "console/denied.html", {"message": exc.message}, status=403
+                    )
 
         return wrapper
 
@@ -126,6 +147,7 @@ def console_url(membership: Membership) -> str:
 # --- public -----------------------------------------------------------------------------------
 
 
+@storefront_page
 def storefront_home(request):
     return render(request, "storefront/home.html", {})
 
@@ -142,34 +164,6 @@ def dashboard(request):
 # --- seller console ---------------------------------------------------------------------------
 
 
-@seller_console
-def console_dashboard(request, org):
-    below = access.visible_organizations(request.user).filter(path__startswith=org.path)
-    counts = below.aggregate(
-        customers=Count("pk", filter=Q(kind=OrgKind.CUSTOMER)),
-        direct_customers=Count("pk", filter=Q(kind=OrgKind.CUSTOMER, parent=org)),
-        resellers=Count("pk", filter=Q(kind=OrgKind.RESELLER)),
-    )
-    recent_customers = (
-        below.filter(kind=OrgKind.CUSTOMER).select_related("parent").order_by("-created_at")[:5]
-    )
-    events = []
-    if access.can(request.user, "audit.view", org):
-        events = access.visible_audit_events(request.user).filter(
-            organization__path__startswith=org.path
-        )[:8]
-    return render_console(
-        request,
-        "console/dashboard.html",
-        {
-            "counts": counts,
-            "team_count": Membership.objects.filter(organization=org, is_active=True).count(),
-            "recent_customers": recent_customers,
-            "events": events,
-        },
-    )
-
-
 def _org_list(request, org, kind: str):
     qs = (
         access.visible_organizations(request.user)
@@ -179,16 +173,27 @@ def _org_list(request, org, kind: str):
         .annotate(member_count=Count("memberships", filter=Q(memberships__is_active=True)))
         .order_by("name", "pk")
     )
-    query = request.GET.get("q", "").strip()
+    query = clean_text(request.GET.get("q", ""))
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(contact_email__icontains=query))
-    seller = request.GET.get("seller", "")
+    qs = _org_status_filter(qs, request.GET.get("status", ""))
+    seller = clean_text(request.GET.get("seller", ""))
     if seller == "direct":
         qs = qs.filter(parent=org)
-    elif seller.isdigit():
-        qs = qs.filter(parent_id=int(seller))
+    elif parse_id(seller) is not None:
+        qs = qs.filter(parent_id=parse_id(seller))
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return page, query, seller
+
+
+def _org_status_filter(qs, status: str):
+    """``?status=suspended`` (with a suspended subscription, or suspended) and the other
+    statuses as they are; the dashboard's to-do counts use the same conditions."""
+    if status == OrgStatus.SUSPENDED:
+        return qs.filter(selectors.suspended_customers_q())
+    if status in OrgStatus.values:
+        return qs.filter(status=status)
+    return qs
 
 
 @seller_console
@@ -207,6 +212,12 @@ def console_customers(request, org):
             "query": query,
             "seller": seller,
             "sellers": sellers,
+            "statuses": [
+                ("active", "Active"),
+                ("pending", "Awaiting approval"),
+                ("suspended", "Suspended (or with a suspended subscription)"),
+                ("closed", "Closed"),
+            ],
             "can_create": access.can(request.user, "customer.create", org),
         },
     )
@@ -514,7 +525,7 @@ def _audit_page(request, org):
     events = access.visible_audit_events(request.user).filter(
         organization__path__startswith=org.path
     )
-    action = request.GET.get("action", "").strip()
+    action = clean_text(request.GET.get("action", ""))
     if action:
         events = events.filter(action__startswith=action)
     page = Paginator(events, 50).get_page(request.GET.get("page"))
@@ -535,15 +546,16 @@ def console_audit(request, org):
 
 @customer_console
 def customer_dashboard(request, org):
-    seller_brand = request.console_brand
+    """Where the customer stands (portal.overview); the block follows work under way by
+    itself (portal.live)."""
+    standing = overview.customer_overview(org, user=request.user)
+    context = {"overview": standing, "live": standing.live}
+    if live.wants_status(request):
+        return live.render_status(request, "customer/_overview.html", context)
     return render_console(
         request,
         "customer/dashboard.html",
-        {
-            "seller": org.parent,
-            "seller_brand": seller_brand,
-            "team_count": Membership.objects.filter(organization=org, is_active=True).count(),
-        },
+        {**context, "seller": org.parent, "seller_brand": request.console_brand},
     )
 
 
@@ -563,21 +575,44 @@ def customer_company(request, org):
             messages.error(request, access.DENIED_MESSAGES["org.edit"])
         elif form.is_valid():
             try:
-                services.organization_update(
+                saved = services.organization_update(
                     actor=request.user, organization=org, **form.cleaned_data
                 )
             except ApplicationError as exc:
                 apply_error(request, exc, form)
             else:
-                messages.success(request, "Your company details were saved.")
+                with translation.override(i18n.language_of(saved)):  # a new choice speaks at once
+                    messages.success(
+                        request, translation.gettext("Your company details were saved.")
+                    )
                 return HttpResponseRedirect(request.get_full_path())
     return render_console(request, "customer/company.html", {"form": form, "can_edit": can_edit})
 
 
 @customer_console
 def customer_audit(request, org):
+    """The activity log in plain words (portal.plain): sentences instead of action codes,
+    filtered by topic instead of by code."""
     try:
-        return _audit_page(request, org)
+        access.require(request.user, "audit.view", org)
+        events = access.visible_audit_events(request.user).filter(
+            organization__path__startswith=org.path
+        )
+        topic = request.GET.get("topic", "")
+        if topic in plain.ACTIVITY_GROUPS:
+            prefixes = plain.ACTIVITY_GROUPS[topic][1]
+            match = Q()
+            for prefix in prefixes:
+                match |= Q(action__startswith=prefix)
+            events = events.filter(match)
+        else:
+            topic = ""
+        page = Paginator(events.select_related("actor"), 50).get_page(request.GET.get("page"))
+        return render_console(
+            request,
+            "customer/activity.html",
+            {"page": page, "topic": topic, "topics": plain.ACTIVITY_GROUPS},
+        )
     except ApplicationError as exc:
         messages.error(request, exc.message)
         return redirect("customer_dashboard", org_id=org.pk)

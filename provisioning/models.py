@@ -249,9 +249,26 @@ class DriftKind(models.TextChoices):
     STATUS_MISMATCH = "status_mismatch", "Status differs"
 
 
+class DriftHandling(models.TextChoices):
+    """What staff decided about an open drift item (blank: nothing yet)."""
+
+    NONE = "", "Not handled"
+    ADOPTING = "adopting", "Being adopted as a seat"
+    REMOVING = "removing", "Being removed from Box"
+    FIXING = "fixing", "Box being put right"
+    IGNORED = "ignored", "Ignored"
+
+
+# Handlings carried out by a provisioning job: the item waits for the job and the next
+# reconciliation.
+DRIFT_JOB_HANDLINGS = (DriftHandling.ADOPTING, DriftHandling.REMOVING, DriftHandling.FIXING)
+
+
 class DriftItem(models.Model):
     """A difference between Box and the portal's records found by reconciliation. It stays open
-    while later reconciliations still find it, and is resolved when one no longer does."""
+    while later reconciliations still find it, and is resolved when one no longer does. Staff
+    may adopt, remove or fix it through a provisioning job, or ignore it; the decision stays
+    with the item while it is open (an ignored item is not raised again)."""
 
     account = models.ForeignKey(BoxAccount, on_delete=models.CASCADE, related_name="drift")
     kind = models.CharField(max_length=20, choices=DriftKind.choices)
@@ -266,6 +283,19 @@ class DriftItem(models.Model):
     detected_at = models.DateTimeField(default=timezone.now)
     last_seen_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    handling = models.CharField(
+        max_length=10, choices=DriftHandling.choices, default=DriftHandling.NONE, blank=True
+    )
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+    # Why staff ignored it, shown next to the item.
+    note = models.CharField(max_length=200, blank=True)
+    # The job carrying out the decision (adopt, remove, fix).
+    job = models.ForeignKey(
+        ProvisioningJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["account_id", "kind", "login"]
@@ -279,3 +309,12 @@ class DriftItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.login or self.key}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.resolved_at is None
+
+    @property
+    def needs_action(self) -> bool:
+        """Open and not decided yet: what the to-do counts and the page offers actions for."""
+        return self.resolved_at is None and not self.handling

@@ -414,6 +414,38 @@ class UserCreate(Operation):
             user.save(update_fields=["status", "updated_at"])
 
 
+class UserAdopt(Operation):
+    """Make an existing Box user (found by reconciliation) one of the portal's: give it the
+    portal's key at Box, so later creations and reconciliations find it, and record what Box
+    has. Setting the key again is harmless, so a retry does no harm."""
+
+    name = "user.adopt"
+    label = "Adopt a Box user"
+
+    def run(self, ctx):
+        user = ctx.box_user()
+        remote = ctx.connector.user_update(
+            ctx.credentials(),
+            ctx.remote_user_id(),
+            external_app_user_id=user.external_app_user_id,
+        )
+        ctx.log(f"Adopted {remote.login} (Box user {remote.id}) as {user.external_app_user_id}.")
+        return _remote_dict(remote)
+
+    def apply(self, job, outcome):
+        user = job.box_user
+        user.status = (
+            BoxUserStatus.INACTIVE if outcome.get("status") == "inactive" else BoxUserStatus.ACTIVE
+        )
+        if outcome.get("space_amount") is not None:
+            user.space_amount = outcome["space_amount"]
+        user.space_used = outcome.get("space_used") or 0
+        user.last_seen_at = timezone.now()
+        user.save(
+            update_fields=["status", "space_amount", "space_used", "last_seen_at", "updated_at"]
+        )
+
+
 class UserUpdate(Operation):
     name = "user.update"
     label = "Change a user"
@@ -503,6 +535,7 @@ OPERATIONS: dict[str, Operation] = {
         AccountSuspend(),
         AccountResume(),
         UserCreate(),
+        UserAdopt(),
         UserUpdate(),
         UserSuspend(),
         UserResume(),

@@ -11,8 +11,8 @@ from __future__ import annotations
 from django.db.models import Count, Min, Q, QuerySet
 
 from portal import access
-from portal.errors import NotFound
 from portal.models import Membership, Organization, OrgKind, Role, User
+from portal.params import clean_text, parse_id
 from provisioning.models import (
     BoxAccount,
     BoxUser,
@@ -60,31 +60,30 @@ def visible_jobs(user: User, *, within: Organization | None = None) -> QuerySet[
     return qs.select_related("account__customer", "box_user")
 
 
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
 def access_account(
     user: User, account_id, *, action: str = "provisioning.view", within=None
 ) -> BoxAccount:
-    account = visible_accounts(user, within=within).filter(pk=_int_or_none(account_id)).first()
-    if account is None:
-        raise NotFound("No such Box account.")
-    access.require(user, action, account.customer)
-    return account
+    return access.get_visible(
+        visible_accounts(user, within=within),
+        account_id,
+        user=user,
+        action=action,
+        owner=lambda a: a.customer,
+        message="No such Box account.",
+    )
 
 
 def access_job(
     user: User, job_id, *, action: str = "provisioning.view", within=None
 ) -> ProvisioningJob:
-    job = visible_jobs(user, within=within).filter(pk=_int_or_none(job_id)).first()
-    if job is None:
-        raise NotFound("No such provisioning job.")
-    access.require(user, action, job.account.customer)
-    return job
+    return access.get_visible(
+        visible_jobs(user, within=within),
+        job_id,
+        user=user,
+        action=action,
+        owner=lambda j: j.account.customer,
+        message="No such provisioning job.",
+    )
 
 
 def can_manage(user: User, account: BoxAccount) -> bool:
@@ -100,13 +99,13 @@ def jobs_filtered(qs: QuerySet[ProvisioningJob], params) -> QuerySet[Provisionin
         qs = qs.filter(state__in=(JobState.PENDING, JobState.RUNNING, JobState.FAILED))
     elif state in JobState.values:
         qs = qs.filter(state=state)
-    operation = (params.get("operation") or "").strip()
+    operation = clean_text(params.get("operation") or "")
     if operation:
         qs = qs.filter(operation=operation)
-    account = _int_or_none(params.get("account"))
+    account = parse_id(params.get("account"))
     if account is not None:
         qs = qs.filter(account_id=account)
-    customer = _int_or_none(params.get("customer"))
+    customer = parse_id(params.get("customer"))
     if customer is not None:
         qs = qs.filter(account__customer_id=customer)
     return qs
@@ -161,6 +160,24 @@ def job_log(job: ProvisioningJob) -> QuerySet[JobLogEntry]:
 
 def account_users(account: BoxAccount) -> QuerySet[BoxUser]:
     return BoxUser.objects.filter(account=account).order_by("login")
+
+
+def visible_drift(user: User, *, within: Organization | None = None) -> QuerySet[DriftItem]:
+    """Drift items of the Box accounts ``user`` may see (``within`` a console's tree)."""
+    return DriftItem.objects.filter(
+        account__in=visible_accounts(user, within=within).values("pk")
+    ).select_related("account__customer", "job", "handled_by")
+
+
+def access_drift(user: User, item_id, *, within=None) -> DriftItem:
+    return access.get_visible(
+        visible_drift(user, within=within),
+        item_id,
+        user=user,
+        action="provisioning.view",
+        owner=lambda i: i.account.customer,
+        message="No such drift item.",
+    )
 
 
 def account_open_drift(account: BoxAccount) -> QuerySet[DriftItem]:

@@ -20,8 +20,10 @@ from django.db.models import F
 from django.utils import timezone
 
 from portal import access
+from portal.actors import Actor, person
+from portal.actors import label as actor_label
 from portal.errors import Conflict, ValidationError
-from portal.models import Organization, OrgKind, User
+from portal.models import Organization, OrgKind
 from portal.services import audit_record
 from provisioning import engine, hooks
 from provisioning.models import (
@@ -43,10 +45,6 @@ SIGNUP_STEPS = (
     "account.authorize_app",
     "account.link_admin",
 )
-
-
-def _actor(actor: User | None) -> User | None:
-    return actor if actor is not None and getattr(actor, "is_authenticated", False) else None
 
 
 def _check_email(value: str, field: str) -> str:
@@ -98,7 +96,7 @@ def job_enqueue(
     operation: str,
     payload: dict,
     idempotency_key: str,
-    actor: User | None = None,
+    actor: Actor,
     subject: tuple[str, object] | None = None,
     box_user: BoxUser | None = None,
 ) -> ProvisioningJob:
@@ -138,21 +136,20 @@ def job_enqueue(
                 max_attempts=int(settings.BOX_JOB_MAX_ATTEMPTS),
                 subject_type=subject_type,
                 subject_id=subject_id,
-                created_by=_actor(actor),
+                created_by=person(actor),
             )
     except IntegrityError:
         # Another account's transaction took the key at the same moment.
         raise Conflict(
             "This idempotency key belongs to another job.", code="idempotency_key_reused"
         ) from None
-    if _actor(actor) is not None:
-        audit_record(
-            actor=actor,
-            organization=account.customer,
-            action="provisioning.job_enqueued",
-            obj=job,
-            after={"operation": operation, "account": account.pk, "sequence": sequence},
-        )
+    audit_record(
+        actor=actor,
+        organization=account.customer,
+        action="provisioning.job_enqueued",
+        obj=job,
+        after={"operation": operation, "account": account.pk, "sequence": sequence},
+    )
     engine.dispatch_on_commit(account.pk)
     return job
 
@@ -165,18 +162,16 @@ def _lock_job(job: ProvisioningJob) -> ProvisioningJob:
     )
 
 
-def _check_manage(actor: User | None, job: ProvisioningJob) -> None:
-    if _actor(actor) is not None:
-        access.require(actor, "provisioning.manage", job.account.customer)
+def _check_manage(actor: Actor, job: ProvisioningJob) -> None:
+    access.require(actor, "provisioning.manage", job.account.customer)
 
 
-def _who(actor: User | None) -> str:
-    actor = _actor(actor)
-    return actor.email if actor is not None else "The system"
+def _who(actor: Actor) -> str:
+    return actor_label(actor)
 
 
 @transaction.atomic
-def job_retry(*, job: ProvisioningJob, actor: User | None) -> ProvisioningJob:
+def job_retry(*, job: ProvisioningJob, actor: Actor) -> ProvisioningJob:
     """Put a failed job back in the queue with a fresh set of attempts."""
     _check_manage(actor, job)
     job = _lock_job(job)
@@ -203,7 +198,7 @@ def job_retry(*, job: ProvisioningJob, actor: User | None) -> ProvisioningJob:
 
 
 @transaction.atomic
-def job_skip(*, job: ProvisioningJob, actor: User | None) -> ProvisioningJob:
+def job_skip(*, job: ProvisioningJob, actor: Actor) -> ProvisioningJob:
     """Mark a failed or waiting job done without running it (staff did the step by hand, or it
     is no longer needed). The jobs after it go on; the caller's ``on_succeeded`` hook runs."""
     _check_manage(actor, job)
@@ -232,7 +227,7 @@ def job_skip(*, job: ProvisioningJob, actor: User | None) -> ProvisioningJob:
 
 
 @transaction.atomic
-def job_cancel(*, job: ProvisioningJob, actor: User | None) -> ProvisioningJob:
+def job_cancel(*, job: ProvisioningJob, actor: Actor) -> ProvisioningJob:
     """Abandon a failed or waiting job. The jobs after it go on; the caller's ``on_failed``
     hook runs."""
     _check_manage(actor, job)
@@ -276,7 +271,7 @@ def box_account_open(
     seats: int,
     admin_email: str,
     admin_name: str,
-    actor: User | None,
+    actor: Actor,
     reference: str = "",
     subject: tuple[str, object] | None = None,
 ) -> BoxAccount:
@@ -312,6 +307,7 @@ def box_account_open(
     )
     for operation in SIGNUP_STEPS:
         job_enqueue(
+            actor=actor,
             account=account,
             operation=operation,
             payload={},
@@ -330,7 +326,7 @@ def box_account_link(
     seats: int,
     admin_login: str,
     admin_name: str,
-    actor: User | None,
+    actor: Actor,
     reference: str = "",
     admin_password: str = "",
     api_client_id: str = "",
@@ -369,6 +365,7 @@ def box_account_link(
         after={"box_enterprise_id": box_enterprise_id, "plan_code": plan_code, "seats": seats},
     )
     job_enqueue(
+        actor=actor,
         account=account,
         operation="account.link_admin",
         payload={},
@@ -389,10 +386,7 @@ def _key(idempotency_key: str | None, operation: str, account: BoxAccount) -> st
 
 
 def _audit_request(actor, account, action, obj, after):
-    if _actor(actor) is not None:
-        audit_record(
-            actor=actor, organization=account.customer, action=action, obj=obj, after=after
-        )
+    audit_record(actor=actor, organization=account.customer, action=action, obj=obj, after=after)
 
 
 @transaction.atomic
@@ -401,7 +395,7 @@ def box_account_change_plan(
     account: BoxAccount,
     plan_code: str,
     seats: int | None = None,
-    actor: User | None = None,
+    actor: Actor,
     subject=None,
     idempotency_key: str | None = None,
 ) -> ProvisioningJob:
@@ -410,6 +404,7 @@ def box_account_change_plan(
     if seats is not None:
         payload["seats"] = _check_seats(seats)
     job = job_enqueue(
+        actor=actor,
         account=account,
         operation="account.change_plan",
         payload=payload,
@@ -425,13 +420,14 @@ def box_account_change_seats(
     *,
     account: BoxAccount,
     seats: int,
-    actor: User | None = None,
+    actor: Actor,
     subject=None,
     idempotency_key: str | None = None,
 ) -> ProvisioningJob:
     account = _open_account(account)
     payload = {"seats": _check_seats(seats)}
     job = job_enqueue(
+        actor=actor,
         account=account,
         operation="account.change_seats",
         payload=payload,
@@ -445,6 +441,7 @@ def box_account_change_seats(
 def _account_job(operation, action, *, account, actor, subject, idempotency_key):
     account = _open_account(account)
     job = job_enqueue(
+        actor=actor,
         account=account,
         operation=operation,
         payload={},
@@ -457,7 +454,7 @@ def _account_job(operation, action, *, account, actor, subject, idempotency_key)
 
 @transaction.atomic
 def box_account_cancel(
-    *, account: BoxAccount, actor: User | None = None, subject=None, idempotency_key=None
+    *, account: BoxAccount, actor: Actor, subject=None, idempotency_key=None
 ) -> ProvisioningJob:
     return _account_job(
         "account.cancel",
@@ -471,7 +468,7 @@ def box_account_cancel(
 
 @transaction.atomic
 def box_account_suspend(
-    *, account: BoxAccount, actor: User | None = None, subject=None, idempotency_key=None
+    *, account: BoxAccount, actor: Actor, subject=None, idempotency_key=None
 ) -> ProvisioningJob:
     return _account_job(
         "account.suspend",
@@ -485,7 +482,7 @@ def box_account_suspend(
 
 @transaction.atomic
 def box_account_resume(
-    *, account: BoxAccount, actor: User | None = None, subject=None, idempotency_key=None
+    *, account: BoxAccount, actor: Actor, subject=None, idempotency_key=None
 ) -> ProvisioningJob:
     return _account_job(
         "account.resume",
@@ -527,7 +524,7 @@ def box_user_create(
     external_app_user_id: str,
     space_amount: int = UNLIMITED,
     role: str = BoxUserRole.USER,
-    actor: User | None = None,
+    actor: Actor,
     subject=None,
 ) -> ProvisioningJob:
     """Record a user and enqueue its creation in Box. ``external_app_user_id`` is the caller's
@@ -561,6 +558,7 @@ def box_user_create(
             external_app_user_id=external_app_user_id,
         )
     job = job_enqueue(
+        actor=actor,
         account=account,
         operation="user.create",
         payload={"login": user.login},
@@ -591,7 +589,7 @@ def box_user_update(
     login: str | None = None,
     space_amount: int | None = None,
     role: str | None = None,
-    actor: User | None = None,
+    actor: Actor,
     subject=None,
     idempotency_key: str | None = None,
 ) -> ProvisioningJob:
@@ -611,6 +609,7 @@ def box_user_update(
     if not changes:
         raise ValidationError("Nothing to change.")
     job = job_enqueue(
+        actor=actor,
         account=account,
         operation="user.update",
         payload={"changes": changes},
@@ -626,6 +625,7 @@ def _user_job(operation, action, *, account, box_user, actor, subject, idempoten
     account = _open_account(account)
     user = _user_of(account, box_user)
     job = job_enqueue(
+        actor=actor,
         account=account,
         operation=operation,
         payload=payload,
@@ -639,7 +639,7 @@ def _user_job(operation, action, *, account, box_user, actor, subject, idempoten
 
 @transaction.atomic
 def box_user_suspend(
-    *, account, box_user, actor=None, subject=None, idempotency_key=None
+    *, account, box_user, actor: Actor, subject=None, idempotency_key=None
 ) -> ProvisioningJob:
     return _user_job(
         "user.suspend",
@@ -655,7 +655,7 @@ def box_user_suspend(
 
 @transaction.atomic
 def box_user_resume(
-    *, account, box_user, actor=None, subject=None, idempotency_key=None
+    *, account, box_user, actor: Actor, subject=None, idempotency_key=None
 ) -> ProvisioningJob:
     return _user_job(
         "user.resume",
@@ -671,7 +671,7 @@ def box_user_resume(
 
 @transaction.atomic
 def box_user_delete(
-    *, account, box_user, force: bool = False, actor=None, subject=None, idempotency_key=None
+    *, account, box_user, force: bool = False, actor: Actor, subject=None, idempotency_key=None
 ) -> ProvisioningJob:
     """Delete the user from Box. Box refuses to delete a user who still owns content unless
     ``force`` is set (the content is then deleted too)."""
@@ -688,16 +688,15 @@ def box_user_delete(
 
 
 @transaction.atomic
-def account_reconcile_request(*, account: BoxAccount, actor: User | None) -> None:
+def account_reconcile_request(*, account: BoxAccount, actor: Actor) -> None:
     """Staff ask for a reconciliation now rather than tonight."""
-    if _actor(actor) is not None:
-        access.require(actor, "provisioning.manage", account.customer)
-        audit_record(
-            actor=actor,
-            organization=account.customer,
-            action="provisioning.reconcile_requested",
-            obj=account,
-        )
+    access.require(actor, "provisioning.manage", account.customer)
+    audit_record(
+        actor=actor,
+        organization=account.customer,
+        action="provisioning.reconcile_requested",
+        obj=account,
+    )
 
     def run():
         from provisioning.tasks import account_reconcile

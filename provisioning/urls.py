@@ -10,4 +10,6 @@ urlpatterns = [
     path("jobs/<int:job_id>/", views.provisioning_job, name="provisioning_job"),
     path("accounts/", views.provisioning_accounts, name="provisioning_accounts"),
     path("accounts/<int:account_id>/", views.provisioning_account, name="provisioning_account"),
+    path("drift/", views.provisioning_drift, name="provisioning_drift"),
+    path("drift/<int:item_id>/", views.provisioning_drift_item, name="provisioning_drift_item"),
 ]

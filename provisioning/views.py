@@ -4,7 +4,7 @@ account with its users and drift.
 
 Provider staff see every customer below the provider (agents: their assigned customers);
 reseller staff see their own customers' accounts and jobs read-only. Only the provider's admins
-and agents retry, skip or cancel jobs and ask for a reconciliation.
+and agents retry, skip or cancel jobs, ask for a reconciliation and settle drift.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from django.views.decorators.http import require_http_methods
 
 from portal.errors import ApplicationError
 from portal.models import Organization
+from portal.params import clean_text, parse_id
 from portal.views import render_console, seller_console
-from provisioning import engine, selectors, services
-from provisioning.models import AccountStatus, BoxUserStatus, DriftKind, JobState
+from provisioning import drift, engine, selectors, services
+from provisioning.models import AccountStatus, BoxUserStatus, DriftHandling, DriftKind, JobState
 from provisioning.operations import OPERATION_CHOICES
 
 STATE_FILTERS = [
@@ -129,9 +130,12 @@ def provisioning_accounts(request, org):
     if status in AccountStatus.values:
         accounts = accounts.filter(status=status)
     customer = request.GET.get("customer", "")
-    if customer.isdigit():
-        accounts = accounts.filter(customer_id=int(customer))
-    query = request.GET.get("q", "").strip()
+    if parse_id(customer) is not None:
+        accounts = accounts.filter(customer_id=parse_id(customer))
+    drift = request.GET.get("drift", "")
+    if drift == "1":  # accounts with open drift (the dashboards' to-do links here)
+        accounts = accounts.filter(drift_count__gt=0)
+    query = clean_text(request.GET.get("q", ""))
     if query:
         accounts = accounts.filter(
             Q(customer__name__icontains=query)
@@ -147,7 +151,7 @@ def provisioning_accounts(request, org):
             "page": page,
             "statuses": AccountStatus.choices,
             "customers": _customers_with_accounts(request, org),
-            "filters": {"status": status, "customer": customer, "q": query},
+            "filters": {"status": status, "customer": customer, "q": query, "drift": drift},
         },
     )
 
@@ -192,5 +196,102 @@ def provisioning_account(request, org, account_id):
             "job_counts": selectors.account_job_counts(account),
             "can_manage": selectors.can_manage(request.user, account),
             "failed_state": JobState.FAILED,
+        },
+    )
+
+
+DRIFT_SHOW = [
+    ("todo", "To act on"),
+    ("handled", "Being handled or ignored"),
+    ("resolved", "Resolved"),
+]
+DRIFT_DONE = {
+    "adopt": "{login} is being adopted as a seat; the item closes once Box confirms it.",
+    "remove": "{login} is being removed from Box.",
+    "fix": "Box is being put right for {login}.",
+    "ignore": "The difference for {login} is ignored.",
+}
+
+
+@seller_console
+def provisioning_drift(request, org):
+    """Drift of every account the person may see: what is left to act on first."""
+    base = selectors.visible_drift(request.user, within=org)
+    show = request.GET.get("show", "todo")
+    if show not in dict(DRIFT_SHOW):
+        show = "todo"
+    items = {
+        "todo": base.filter(resolved_at__isnull=True, handling=DriftHandling.NONE),
+        "handled": base.filter(resolved_at__isnull=True).exclude(handling=DriftHandling.NONE),
+        "resolved": base.filter(resolved_at__isnull=False),
+    }[show]
+    kind = request.GET.get("kind", "")
+    if kind in DriftKind.values:
+        items = items.filter(kind=kind)
+    counts = base.aggregate(
+        todo=Count("pk", filter=Q(resolved_at__isnull=True, handling=DriftHandling.NONE)),
+        handled=Count("pk", filter=Q(resolved_at__isnull=True) & ~Q(handling=DriftHandling.NONE)),
+    )
+    order = "-resolved_at" if show == "resolved" else "-detected_at"
+    page = Paginator(items.order_by(order, "-pk"), 50).get_page(request.GET.get("page"))
+    return render_console(
+        request,
+        "provisioning/drift_list.html",
+        {
+            "page": page,
+            "shows": [(key, label, counts.get(key)) for key, label in DRIFT_SHOW],
+            "kinds": DriftKind.choices,
+            "filters": {"show": show, "kind": kind},
+        },
+    )
+
+
+def _drift_act(request, item, action: str):
+    if action == "ignore":
+        return drift.drift_ignore(item=item, actor=request.user, note=request.POST.get("note", ""))
+    if action == "remove":
+        return drift.drift_remove(
+            item=item, actor=request.user, force=request.POST.get("force") == "1"
+        )
+    if action == "fix":
+        return drift.drift_fix(item=item, actor=request.user)
+    from orders.services import seat_adopt  # ordering owns seats; it builds on provisioning
+
+    return seat_adopt(actor=request.user, item=item, add_seat=request.POST.get("add_seat") == "1")
+
+
+@seller_console
+@require_http_methods(["GET", "POST"])
+def provisioning_drift_item(request, org, item_id):
+    """One drift item: what differs, and adopt / remove / fix / ignore with what each means
+    (for an adoption, what the extra seat costs) before staff confirm it."""
+    item = selectors.access_drift(request.user, item_id, within=org)
+    if request.method == "POST":
+        action = request.POST.get("action", "")
+        if action not in drift.ACTIONS_BY_KIND.get(item.kind, ()):
+            messages.error(request, "Unknown action.")
+        else:
+            try:
+                _drift_act(request, item, action)
+            except ApplicationError as exc:
+                messages.error(request, exc.message)
+            else:
+                messages.success(request, DRIFT_DONE[action].format(login=item.login or item.key))
+        return redirect("provisioning_drift_item", org_id=org.pk, item_id=item.pk)
+    from orders.services import adoption_preview
+    from orders.services.adoption import subscription_of
+
+    can_manage = selectors.can_manage(request.user, item.account)
+    actions = drift.ACTIONS_BY_KIND.get(item.kind, ()) if item.needs_action else ()
+    subscription = subscription_of(item) if "adopt" in actions else None
+    return render_console(
+        request,
+        "provisioning/drift_item.html",
+        {
+            "item": item,
+            "can_manage": can_manage,
+            "actions": actions if can_manage else (),
+            "subscription": subscription,
+            "cost": adoption_preview(subscription) if subscription is not None else None,
         },
     )

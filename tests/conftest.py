@@ -2,6 +2,8 @@ import os
 
 import pytest
 
+from tests.payments_support import localstripe_url, paying, stripe_sim  # noqa: F401
+
 # Playwright's sync API runs an event loop in the test thread; the ORM calls the tests make
 # around it are still synchronous and safe.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -82,6 +84,28 @@ def catalog(tree):
     from tests.catalog.builders import build_catalog
 
     return build_catalog(tree)
+
+
+@pytest.fixture
+def frozen():
+    """``frozen(day)`` moves the portal's calendar for the rest of the test."""
+    from portal import clock
+
+    yield clock.set_today
+    clock.set_today(None)
+
+
+@pytest.fixture
+def fake(settings):
+    """A recording Box connector that runs provisioning in-process, each signed-up admin in an
+    enterprise of its own (tests/orders/conftest.py); the simulator and a real worker are in
+    the end-to-end tests."""
+    from tests.orders.conftest import ManyAccountsConnector
+
+    settings.BOX_JOB_BACKOFF_BASE_SECONDS = 0.01
+    settings.BOX_JOB_BACKOFF_MAX_SECONDS = 0.05
+    settings.BOX_ENGINE_INLINE_WAIT_SECONDS = 1
+    return ManyAccountsConnector()
 
 
 @pytest.fixture

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 import factory
 
 from portal import services
+from portal.actors import system
 from portal.models import BrandDomain, Organization, OrgKind, User
+
+SYSTEM = system("tests")
 
 PASSWORD = "correct-horse-battery-9"
 _seq = itertools.count(1)
@@ -51,13 +54,13 @@ def make_user(email: str | None = None, *, name: str = "") -> User:
 
 
 def make_provider(name: str = "Provider Co", domain: str = "provider.test") -> Organization:
-    return services.provider_create(name=name, domains=[domain])
+    return services.provider_create(actor=SYSTEM, name=name, domains=[domain])
 
 
 def make_org(
     parent: Organization, kind: str, name: str, *, domain: str | None = None, **details
 ) -> Organization:
-    org = services.organization_create(actor=None, parent=parent, kind=kind, name=name, **details)
+    org = services.organization_create(actor=SYSTEM, parent=parent, kind=kind, name=name, **details)
     if domain:
         BrandDomain.objects.create(brand=org.brand, domain=domain, is_primary=True)
     return org
@@ -65,7 +68,7 @@ def make_org(
 
 def add_member(org: Organization, role: str, email: str | None = None) -> User:
     user = make_user(email)
-    services.membership_create(actor=None, organization=org, user=user, role=role)
+    services.membership_create(actor=SYSTEM, organization=org, user=user, role=role)
     return user
 
 
@@ -111,4 +114,9 @@ def build_tree() -> Tree:
                 tree.users[f"{key}.{role}"] = add_member(
                     org, role, f"{key.lower()}.{role}@example.test"
                 )
+            # The tree's customers pay on 14-day invoice terms, so their orders are
+            # provisioned at once; the payment tests use customers without terms.
+            from payments.services.accounts import invoice_terms_set
+
+            invoice_terms_set(actor=SYSTEM, buyer=org, days=14)
     return tree

@@ -22,13 +22,14 @@ from catalog.models import (
     TierMode,
     TransitionTiming,
 )
+from portal.api.fields import Serializer
 
 
 def _amount(**kwargs) -> serializers.CharField:
     return serializers.CharField(max_length=32, **kwargs)
 
 
-class TransitionSerializer(serializers.Serializer):
+class TransitionSerializer(Serializer):
     to = serializers.CharField(help_text="The code of the plan to change to.")
     timing = serializers.ChoiceField(choices=TransitionTiming.choices)
 
@@ -64,7 +65,7 @@ class PlanSerializer(serializers.ModelSerializer):
         ).data
 
 
-class PlanWriteSerializer(serializers.Serializer):
+class PlanWriteSerializer(Serializer):
     code = serializers.CharField(max_length=40)
     box_plan_code = serializers.ChoiceField(choices=BoxPlan.choices)
     name = serializers.CharField(max_length=100)
@@ -83,12 +84,12 @@ class PlanWriteSerializer(serializers.Serializer):
     transitions = TransitionSerializer(many=True, required=False)
 
 
-class TierSerializer(serializers.Serializer):
+class TierSerializer(Serializer):
     up_to = _amount(allow_null=True, required=False, help_text="Empty on the last tier.")
     unit_price = _amount()
 
 
-class ComponentSerializer(serializers.Serializer):
+class ComponentSerializer(Serializer):
     metric = serializers.ChoiceField(choices=Metric.choices)
     mode = serializers.ChoiceField(choices=TierMode.choices)
     tiers = TierSerializer(many=True)
@@ -138,7 +139,7 @@ class PriceSerializer(serializers.ModelSerializer):
         ).data
 
 
-class PriceCreateSerializer(serializers.Serializer):
+class PriceCreateSerializer(Serializer):
     seller = serializers.IntegerField(help_text="The selling organization.")
     plan = serializers.CharField(help_text="The plan's code.")
     audience = serializers.ChoiceField(choices=Audience.choices, default=Audience.RETAIL)
@@ -171,7 +172,7 @@ class PlanBriefSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class RetailPriceSerializer(serializers.Serializer):
+class RetailPriceSerializer(Serializer):
     """A price as its buyer sees it."""
 
     currency = serializers.CharField()
@@ -221,7 +222,7 @@ class OfferSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CustomerOfferSerializer(serializers.Serializer):
+class CustomerOfferSerializer(Serializer):
     """An offer as a customer sees it: its own prices, the trial it would get, the automatic
     promotions that apply. Never a wholesale figure."""
 
@@ -235,7 +236,7 @@ class CustomerOfferSerializer(serializers.Serializer):
     promotions = serializers.ListField(child=serializers.CharField())
 
 
-class OfferCreateSerializer(serializers.Serializer):
+class OfferCreateSerializer(Serializer):
     seller = serializers.IntegerField()
     plan = serializers.CharField(help_text="The plan's code.")
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
@@ -248,7 +249,7 @@ class OfferCreateSerializer(serializers.Serializer):
     )
 
 
-class OfferUpdateSerializer(serializers.Serializer):
+class OfferUpdateSerializer(Serializer):
     name = serializers.CharField(max_length=100, required=False, allow_blank=True)
     description = serializers.CharField(required=False, allow_blank=True)
     trial_days = serializers.IntegerField(required=False)
@@ -289,7 +290,7 @@ class PromotionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PromotionCreateSerializer(serializers.Serializer):
+class PromotionCreateSerializer(Serializer):
     seller = serializers.IntegerField()
     name = serializers.CharField(max_length=100)
     code = serializers.CharField(
@@ -308,7 +309,7 @@ class PromotionCreateSerializer(serializers.Serializer):
     max_per_customer = serializers.IntegerField(required=False, default=1)
 
 
-class PromotionUpdateSerializer(serializers.Serializer):
+class PromotionUpdateSerializer(Serializer):
     name = serializers.CharField(max_length=100, required=False)
     valid_until = serializers.DateField(required=False, allow_null=True)
     max_redemptions = serializers.IntegerField(required=False, allow_null=True)
@@ -316,7 +317,7 @@ class PromotionUpdateSerializer(serializers.Serializer):
     is_active = serializers.BooleanField(required=False)
 
 
-class PromotionCheckSerializer(serializers.Serializer):
+class PromotionCheckSerializer(Serializer):
     code = serializers.CharField(max_length=40)
     plan = serializers.CharField(help_text="The plan's code.")
     customer = serializers.IntegerField(
@@ -328,7 +329,7 @@ class PromotionCheckSerializer(serializers.Serializer):
     on_date = serializers.DateField(required=False)
 
 
-class PromotionCheckResultSerializer(serializers.Serializer):
+class PromotionCheckResultSerializer(Serializer):
     valid = serializers.BooleanField()
     promotion = serializers.DictField()
 
@@ -340,7 +341,7 @@ class TaxRateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TaxRateCreateSerializer(serializers.Serializer):
+class TaxRateCreateSerializer(Serializer):
     seller = serializers.IntegerField()
     name = serializers.CharField(max_length=60)
     country = serializers.CharField(max_length=2, required=False, allow_blank=True)
@@ -348,16 +349,16 @@ class TaxRateCreateSerializer(serializers.Serializer):
     valid_from = serializers.DateField(required=False)
 
 
-class SellerCurrenciesSerializer(serializers.Serializer):
+class SellerCurrenciesSerializer(Serializer):
     seller = serializers.IntegerField()
     currencies = serializers.ListField(child=serializers.CharField())
 
 
-class CurrencyChangeSerializer(serializers.Serializer):
+class CurrencyChangeSerializer(Serializer):
     currency = serializers.CharField(max_length=3)
 
 
-class QuoteRequestSerializer(serializers.Serializer):
+class QuoteRequestSerializer(Serializer):
     offer = serializers.IntegerField()
     quantity = serializers.IntegerField(help_text="Seats.")
     term = serializers.ChoiceField(choices=Term.choices)
@@ -371,7 +372,7 @@ class QuoteRequestSerializer(serializers.Serializer):
     )
 
 
-class QuoteLineSerializer(serializers.Serializer):
+class QuoteLineSerializer(Serializer):
     kind = serializers.ChoiceField(choices=["recurring", "setup", "discount", "tax"])
     description = serializers.CharField()
     quantity = serializers.CharField()
@@ -379,7 +380,7 @@ class QuoteLineSerializer(serializers.Serializer):
     amount = serializers.CharField()
 
 
-class QuotePeriodSerializer(serializers.Serializer):
+class QuotePeriodSerializer(Serializer):
     start = serializers.DateField()
     end = serializers.DateField(help_text="Exclusive.")
     lines = QuoteLineSerializer(many=True)
@@ -389,7 +390,7 @@ class QuotePeriodSerializer(serializers.Serializer):
     price_id = serializers.IntegerField()
 
 
-class QuoteSerializer(serializers.Serializer):
+class QuoteSerializer(Serializer):
     currency = serializers.CharField()
     seller = serializers.IntegerField()
     customer = serializers.IntegerField(allow_null=True)
@@ -407,7 +408,7 @@ class QuoteSerializer(serializers.Serializer):
     notes = serializers.ListField(child=serializers.CharField())
 
 
-class PriceListSerializer(serializers.Serializer):
+class PriceListSerializer(Serializer):
     seller = serializers.IntegerField()
     on_date = serializers.DateField()
     currencies = serializers.ListField(child=serializers.CharField())

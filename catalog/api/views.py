@@ -4,18 +4,17 @@ errors leave through the project's one exception handler."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from django.db.models import Count, F, Prefetch, Window
 from django.db.models.functions import RowNumber
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from catalog import quotes, selectors, services
 from catalog.api import serializers as s
 from catalog.models import (
+    Audience,
     Offer,
     Plan,
     PlanTransition,
@@ -24,10 +23,13 @@ from catalog.models import (
     PriceTier,
     Promotion,
     TaxRate,
+    Term,
 )
 from portal import access
+from portal.api.base import TenantViewSet
 from portal.errors import NotFound, ValidationError
 from portal.models import Membership, Organization
+from portal.params import bool_param, choice_param, date_param, id_param, text_param
 
 
 def _plan(code) -> Plan:
@@ -46,29 +48,11 @@ def _child(seller: Organization, org_id, field: str) -> Organization | None:
     return org
 
 
-def _date_param(request, name: str) -> date | None:
-    raw = request.query_params.get(name)
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise ValidationError.for_field(name, "Use a date such as 2027-01-31.") from None
-
-
-def _int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _default_customer(request) -> Organization | None:
-    """The customer a request is about: ``?customer=``, or the caller's only customer when
-    they belong to exactly one and to no seller."""
-    raw = request.query_params.get("customer")
-    if raw not in (None, ""):
-        return selectors.access_customer(request.user, raw)
+def _default_customer(request, customer_id) -> Organization | None:
+    """The customer a request is about: ``customer_id`` (``?customer=``), or the caller's only
+    customer when they belong to exactly one and to no seller."""
+    if customer_id not in (None, ""):
+        return selectors.access_customer(request.user, customer_id)
     if selectors.catalog_sellers(request.user).exists():
         return None
     memberships = list(
@@ -79,35 +63,30 @@ def _default_customer(request) -> Organization | None:
     return memberships[0].organization if len(memberships) == 1 else None
 
 
-class PlanViewSet(viewsets.GenericViewSet):
+class PlanViewSet(TenantViewSet):
     """The Box plans the portal sells and their limits. Anyone signed in may read them; the
     provider's admins change them."""
 
+    model = Plan
     serializer_class = s.PlanSerializer
-    queryset = Plan.objects.none()
+    not_found_message = "No such plan."
+    query_params = {"list": (bool_param("active", description="Only plans on sale."),)}
 
-    def _plans(self):
+    def visible_queryset(self, request):
         return Plan.objects.prefetch_related(
             Prefetch("transitions", queryset=PlanTransition.objects.select_related("to_plan"))
         )
 
-    @extend_schema(
-        parameters=[OpenApiParameter("active", bool, description="Only plans on sale.")],
-        summary="List plans",
-    )
+    def filter_queryset(self, queryset):
+        return queryset.filter(is_active=True) if self.query["active"] else queryset
+
+    @extend_schema(summary="List plans")
     def list(self, request):
-        qs = self._plans()
-        if request.query_params.get("active") in ("1", "true", "yes"):
-            qs = qs.filter(is_active=True)
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.PlanSerializer(page, many=True).data)
+        return self.list_visible()
 
     @extend_schema(summary="Get a plan")
     def retrieve(self, request, pk=None):
-        plan = self._plans().filter(pk=_int(pk)).first()
-        if plan is None:
-            raise NotFound("No such plan.")
-        return Response(s.PlanSerializer(plan).data)
+        return Response(s.PlanSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.PlanWriteSerializer,
@@ -121,7 +100,7 @@ class PlanViewSet(viewsets.GenericViewSet):
         transitions = data.pop("transitions", [])
         plan = services.plan_create(actor=request.user, transitions=transitions, **data)
         return Response(
-            s.PlanSerializer(self._plans().get(pk=plan.pk)).data, status=status.HTTP_201_CREATED
+            s.PlanSerializer(self.get_visible(plan.pk)).data, status=status.HTTP_201_CREATED
         )
 
     @extend_schema(
@@ -130,16 +109,14 @@ class PlanViewSet(viewsets.GenericViewSet):
         summary="Change a plan's limits or allowed changes (provider admins)",
     )
     def partial_update(self, request, pk=None):
-        plan = Plan.objects.filter(pk=_int(pk)).first()
-        if plan is None:
-            raise NotFound("No such plan.")
+        plan = self.get_visible(pk)
         ser = s.PlanWriteSerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         data.pop("code", None)
         transitions = data.pop("transitions", None)
         services.plan_update(actor=request.user, plan=plan, transitions=transitions, **data)
-        return Response(s.PlanSerializer(self._plans().get(pk=plan.pk)).data)
+        return Response(s.PlanSerializer(self.get_visible(plan.pk)).data)
 
 
 def _components_prefetch():
@@ -151,42 +128,38 @@ def _components_prefetch():
     )
 
 
-class PriceViewSet(viewsets.GenericViewSet):
+class PriceViewSet(TenantViewSet):
     """Price versions the caller may read: their sellers' prices, their own cost (a reseller's
     wholesale price from its parent), a customer's own retail prices. A new price is a new
     version; versions are never changed."""
 
+    model = Price
     serializer_class = s.PriceSerializer
-    queryset = Price.objects.none()
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("seller", int),
-            OpenApiParameter("plan", str, description="A plan code."),
-            OpenApiParameter("audience", str, enum=["retail", "wholesale"]),
-            OpenApiParameter("buyer", int),
-            OpenApiParameter("currency", str),
-            OpenApiParameter("term", str, enum=["monthly", "annual"]),
-            OpenApiParameter(
-                "in_force_on",
-                date,
-                description="Only the version of each line in force on this day.",
+    not_found_message = "No such price."
+    query_params = {
+        "list": (
+            id_param("seller", lookup="seller_id"),
+            text_param("plan", lookup="plan__code", description="A plan code.", max_length=40),
+            choice_param("audience", Audience.values, lookup="audience"),
+            id_param("buyer", lookup="buyer_id"),
+            text_param("currency", lookup="currency", max_length=3),
+            choice_param("term", Term.values, lookup="term"),
+            date_param(
+                "in_force_on", description="Only the version of each line in force on this day."
             ),
-        ],
-        summary="List price versions",
-    )
-    def list(self, request):
-        qs = selectors.visible_prices(request.user)
-        params = request.query_params
-        for name in ("seller", "buyer"):
-            if params.get(name):
-                qs = qs.filter(**{f"{name}_id": _int(params[name])})
-        if params.get("plan"):
-            qs = qs.filter(plan__code=params["plan"])
-        for name in ("audience", "currency", "term"):
-            if params.get(name):
-                qs = qs.filter(**{name: params[name]})
-        day = _date_param(request, "in_force_on")
+        )
+    }
+
+    def visible_queryset(self, request):
+        return (
+            selectors.visible_prices(request.user)
+            .select_related("plan", "seller", "buyer")
+            .prefetch_related(_components_prefetch())
+        )
+
+    def filter_queryset(self, queryset):
+        qs = super().filter_queryset(queryset)
+        day = self.query["in_force_on"]
         if day is not None:
             qs = (
                 qs.filter(valid_from__lte=day)
@@ -206,25 +179,17 @@ class PriceViewSet(viewsets.GenericViewSet):
                 )
                 .filter(line_rank=1)
             )
-        qs = (
-            qs.select_related("plan")
-            .prefetch_related(_components_prefetch())
-            .order_by(
-                "seller_id",
-                "plan__sort_order",
-                "audience",
-                "currency",
-                "term",
-                "-valid_from",
-                "-pk",
-            )
+        return qs.order_by(
+            "seller_id", "plan__sort_order", "audience", "currency", "term", "-valid_from", "-pk"
         )
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.PriceSerializer(page, many=True).data)
+
+    @extend_schema(summary="List price versions")
+    def list(self, request):
+        return self.list_visible()
 
     @extend_schema(summary="Get a price version")
     def retrieve(self, request, pk=None):
-        return Response(s.PriceSerializer(selectors.access_price(request.user, pk)).data)
+        return Response(s.PriceSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.PriceCreateSerializer,
@@ -248,8 +213,9 @@ class PriceViewSet(viewsets.GenericViewSet):
             buyer=_child(seller, data.pop("buyer", None), "buyer"),
             **data,
         )
-        price = Price.objects.prefetch_related(_components_prefetch()).get(pk=price.pk)
-        return Response(s.PriceSerializer(price).data, status=status.HTTP_201_CREATED)
+        return Response(
+            s.PriceSerializer(self.get_visible(price.pk)).data, status=status.HTTP_201_CREATED
+        )
 
 
 def _customer_offers(customer: Organization, offers=None) -> list[dict]:
@@ -277,59 +243,66 @@ def _customer_offers(customer: Organization, offers=None) -> list[dict]:
     ]
 
 
-class OfferViewSet(viewsets.GenericViewSet):
-    """Offers. A seller's staff see and manage their offers (and those of the sellers below
-    them); a customer sees its seller's offers at its own prices (``?customer=``)."""
-
-    serializer_class = s.OfferSerializer
-    queryset = Offer.objects.none()
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("seller", int, description="Staff: the offers of this seller."),
-            OpenApiParameter(
-                "customer", int, description="The offers this customer may buy, at its prices."
-            ),
-        ],
-        responses=s.OfferSerializer(many=True),
-        summary="List offers",
+def _offer_answer(many: bool = False) -> PolymorphicProxySerializer:
+    """A seller's staff get ``Offer``, a customer gets ``CustomerOffer``."""
+    return PolymorphicProxySerializer(
+        component_name="OfferOrCustomerOffer",
+        serializers=[s.OfferSerializer, s.CustomerOfferSerializer],
+        resource_type_field_name=None,
+        many=many,
     )
-    def list(self, request):
-        customer = _default_customer(request)
-        if customer is not None:
-            data = _customer_offers(customer)
-            return Response(
-                {
-                    "count": len(data),
-                    "next": None,
-                    "previous": None,
-                    "results": s.CustomerOfferSerializer(data, many=True).data,
-                }
-            )
-        qs = (
+
+
+CUSTOMER_PARAM = id_param(
+    "customer", description="The offers this customer may buy, at its prices."
+)
+
+
+class OfferViewSet(TenantViewSet):
+    """Offers. A seller's staff see and manage their offers (and those of the sellers below
+    them); a customer sees its seller's offers at its own prices (``?customer=``, or by default
+    for a person who belongs to one customer and no seller): those answers have the customer's
+    shape (``CustomerOffer``: its prices, trial and promotions, no availability)."""
+
+    model = Offer
+    serializer_class = s.OfferSerializer
+    owner = "seller"
+    view_rule = "catalog.view"
+    not_found_message = "No such offer."
+    query_params = {
+        "list": (
+            id_param("seller", lookup="seller_id", description="Staff: the offers of this seller."),
+            CUSTOMER_PARAM,
+        ),
+        "retrieve": (CUSTOMER_PARAM,),
+    }
+
+    def visible_queryset(self, request):
+        return (
             selectors.visible_offers(request.user)
-            .select_related("plan")
+            .select_related("plan", "plan__product", "seller", "parent_offer")
             .prefetch_related("available_to")
             .order_by("seller_id", "plan__sort_order", "pk")
         )
-        if request.query_params.get("seller"):
-            qs = qs.filter(seller_id=_int(request.query_params["seller"]))
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.OfferSerializer(page, many=True).data)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("customer", int)],
-        summary="Get an offer",
-    )
+    @extend_schema(responses=_offer_answer(many=True), summary="List offers")
+    def list(self, request):
+        customer = _default_customer(request, self.query["customer"])
+        if customer is not None:
+            page = self.paginate_queryset(_customer_offers(customer))
+            return self.get_paginated_response(s.CustomerOfferSerializer(page, many=True).data)
+        return self.list_visible()
+
+    @extend_schema(responses=_offer_answer(), summary="Get an offer")
     def retrieve(self, request, pk=None):
-        customer = _default_customer(request)
+        customer = _default_customer(request, self.query["customer"])
         if customer is not None:
             offer = selectors.storefront_offer(customer.parent, pk)
             data = _customer_offers(customer, offers=[offer])
             if not data:
                 raise NotFound("No such offer.")
             return Response(s.CustomerOfferSerializer(data[0]).data)
-        return Response(s.OfferSerializer(selectors.access_offer(request.user, pk)).data)
+        return Response(s.OfferSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.OfferCreateSerializer,
@@ -357,7 +330,7 @@ class OfferViewSet(viewsets.GenericViewSet):
         summary="Change an offer's trial, display or availability",
     )
     def partial_update(self, request, pk=None):
-        offer = selectors.access_offer(request.user, pk)
+        offer = self.get_visible(pk)
         ser = s.OfferUpdateSerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
@@ -372,26 +345,29 @@ class OfferViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=s.OfferSerializer, summary="Stop selling an offer")
     @action(detail=True, methods=["post"])
     def withdraw(self, request, pk=None):
-        offer = selectors.access_offer(request.user, pk)
+        offer = self.get_visible(pk)
         offer = services.offer_withdraw(actor=request.user, offer=offer)
         return Response(s.OfferSerializer(offer).data)
 
 
-class PriceListViewSet(viewsets.GenericViewSet):
+class PriceListViewSet(TenantViewSet):
     """A seller's price list: each of its offers with its retail and wholesale prices in force
     (and scheduled), its cost for a reseller, and what its parent offers it that it does not
     sell yet."""
 
+    model = Organization
     serializer_class = s.PriceListSerializer
-    queryset = Price.objects.none()
+    view_rule = "catalog.view"
+    not_found_message = "No such seller."
+    query_params = {"retrieve": (date_param("on", description="The day; today by default."),)}
 
-    @extend_schema(
-        parameters=[OpenApiParameter("on", date, description="The day; today by default.")],
-        summary="A seller's price list",
-    )
+    def visible_queryset(self, request):
+        return selectors.catalog_sellers(request.user)
+
+    @extend_schema(summary="A seller's price list")
     def retrieve(self, request, pk=None):
-        seller = selectors.access_seller(request.user, pk)
-        day = _date_param(request, "on") or selectors.today()
+        seller = self.get_visible(pk)
+        day = self.query["on"] or selectors.today()
         offers = selectors.seller_offers(seller)
         plan_ids = [o.plan_id for o in offers]
         retail = selectors.prices_in_force(
@@ -446,33 +422,33 @@ class PriceListViewSet(viewsets.GenericViewSet):
         return Response(s.PriceListSerializer(data).data)
 
 
-class PromotionViewSet(viewsets.GenericViewSet):
+class PromotionViewSet(TenantViewSet):
     """Promotions of the sellers whose catalog the caller reads; ``check`` tells anyone who
     may buy from a seller whether a code is valid."""
 
+    model = Promotion
     serializer_class = s.PromotionSerializer
-    queryset = Promotion.objects.none()
+    owner = "seller"
+    view_rule = "catalog.view"
+    not_found_message = "No such promotion."
+    query_params = {"list": (id_param("seller", lookup="seller_id"),)}
 
-    def _qs(self):
+    def visible_queryset(self, request):
         return (
-            selectors.visible_promotions(self.request.user)
+            selectors.visible_promotions(request.user)
+            .select_related("seller")
             .annotate(used=Count("redemptions"))
             .prefetch_related("plans")
             .order_by("seller_id", "pk")
         )
 
-    @extend_schema(parameters=[OpenApiParameter("seller", int)], summary="List promotions")
+    @extend_schema(summary="List promotions")
     def list(self, request):
-        qs = self._qs()
-        if request.query_params.get("seller"):
-            qs = qs.filter(seller_id=_int(request.query_params["seller"]))
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.PromotionSerializer(page, many=True).data)
+        return self.list_visible()
 
     @extend_schema(summary="Get a promotion")
     def retrieve(self, request, pk=None):
-        promotion = selectors.access_promotion(request.user, pk)
-        return Response(s.PromotionSerializer(self._qs().get(pk=promotion.pk)).data)
+        return Response(s.PromotionSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.PromotionCreateSerializer,
@@ -489,7 +465,7 @@ class PromotionViewSet(viewsets.GenericViewSet):
             actor=request.user, seller=seller, plans=plans, **data
         )
         return Response(
-            s.PromotionSerializer(self._qs().get(pk=promotion.pk)).data,
+            s.PromotionSerializer(self.get_visible(promotion.pk)).data,
             status=status.HTTP_201_CREATED,
         )
 
@@ -499,11 +475,11 @@ class PromotionViewSet(viewsets.GenericViewSet):
         summary="Change a promotion's name, end, limits or switch it off",
     )
     def partial_update(self, request, pk=None):
-        promotion = selectors.access_promotion(request.user, pk)
+        promotion = self.get_visible(pk)
         ser = s.PromotionUpdateSerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
         services.promotion_update(actor=request.user, promotion=promotion, **ser.validated_data)
-        return Response(s.PromotionSerializer(self._qs().get(pk=promotion.pk)).data)
+        return Response(s.PromotionSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.PromotionCheckSerializer,
@@ -523,7 +499,7 @@ class PromotionViewSet(viewsets.GenericViewSet):
         elif data.get("seller"):
             seller = selectors.access_seller(request.user, data["seller"])
         else:
-            customer = _default_customer(request)
+            customer = _default_customer(request, request.query_params.get("customer"))
             if customer is None:
                 raise ValidationError.for_field("customer", "Say which customer or seller.")
             seller = customer.parent
@@ -547,23 +523,28 @@ class PromotionViewSet(viewsets.GenericViewSet):
         )
 
 
-class TaxRateViewSet(viewsets.GenericViewSet):
+class TaxRateViewSet(TenantViewSet):
+    model = TaxRate
     serializer_class = s.TaxRateSerializer
-    queryset = TaxRate.objects.none()
+    owner = "seller"
+    view_rule = "catalog.view"
+    not_found_message = "No such tax rate."
+    query_params = {"list": (id_param("seller", lookup="seller_id"),)}
 
-    @extend_schema(parameters=[OpenApiParameter("seller", int)], summary="List tax rates")
-    def list(self, request):
-        qs = selectors.visible_tax_rates(request.user).order_by(
-            "seller_id", "country", "-valid_from"
+    def visible_queryset(self, request):
+        return (
+            selectors.visible_tax_rates(request.user)
+            .select_related("seller")
+            .order_by("seller_id", "country", "-valid_from")
         )
-        if request.query_params.get("seller"):
-            qs = qs.filter(seller_id=_int(request.query_params["seller"]))
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.TaxRateSerializer(page, many=True).data)
+
+    @extend_schema(summary="List tax rates")
+    def list(self, request):
+        return self.list_visible()
 
     @extend_schema(summary="Get a tax rate")
     def retrieve(self, request, pk=None):
-        return Response(s.TaxRateSerializer(selectors.access_tax_rate(request.user, pk)).data)
+        return Response(s.TaxRateSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.TaxRateCreateSerializer,
@@ -579,11 +560,16 @@ class TaxRateViewSet(viewsets.GenericViewSet):
         return Response(s.TaxRateSerializer(rate).data, status=status.HTTP_201_CREATED)
 
 
-class SellerCurrencyViewSet(viewsets.GenericViewSet):
+class SellerCurrencyViewSet(TenantViewSet):
     """``/sellers/{id}/currencies/``: the currencies a seller sells in."""
 
+    model = Organization
     serializer_class = s.SellerCurrenciesSerializer
-    queryset = Organization.objects.none()
+    view_rule = "catalog.view"
+    not_found_message = "No such seller."
+
+    def visible_queryset(self, request):
+        return selectors.catalog_sellers(request.user)
 
     def _answer(self, seller):
         return Response({"seller": seller.pk, "currencies": selectors.seller_currencies(seller)})
@@ -599,7 +585,7 @@ class SellerCurrencyViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get", "post"])
     def currencies(self, request, pk=None):
-        seller = selectors.access_seller(request.user, pk)
+        seller = self.get_visible(pk)
         if request.method == "POST":
             ser = s.CurrencyChangeSerializer(data=request.data)
             ser.is_valid(raise_exception=True)
@@ -613,18 +599,21 @@ class SellerCurrencyViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["delete"], url_path=r"currencies/(?P<currency>[A-Za-z]{3})")
     def remove_currency(self, request, pk=None, currency=None):
-        seller = selectors.access_seller(request.user, pk)
+        seller = self.get_visible(pk)
         services.seller_currency_remove(actor=request.user, seller=seller, currency=currency)
         return self._answer(seller)
 
 
-class QuoteViewSet(viewsets.GenericViewSet):
+class QuoteViewSet(TenantViewSet):
+    model = Offer
     serializer_class = s.QuoteSerializer
-    queryset = Offer.objects.none()
+
+    def visible_queryset(self, request):
+        return selectors.visible_offers(request.user)
 
     @extend_schema(
         request=s.QuoteRequestSerializer,
-        responses=s.QuoteSerializer,
+        responses={200: s.QuoteSerializer},
         summary="Quote a subscription: the exact lines of its first and later invoices",
     )
     def create(self, request):
@@ -635,7 +624,7 @@ class QuoteViewSet(viewsets.GenericViewSet):
         if data.get("customer"):
             customer = selectors.access_customer(request.user, data["customer"])
         else:
-            customer = _default_customer(request)
+            customer = _default_customer(request, request.query_params.get("customer"))
         if customer is not None:
             seller = customer.parent
             # The seller's staff may quote what is not in its storefront, a customer may not.

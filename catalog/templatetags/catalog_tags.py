@@ -6,6 +6,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from portal.money import exponent, format_money
 
@@ -39,14 +41,14 @@ def qty(value) -> str:
 
 
 METRIC_SHORT = {
-    "storage_gb_month": "Storage over the quota, per GB-month",
-    "extra_active_user": "Active users above the seats, per user",
+    "storage_gb_month": _("Storage over the quota, per GB-month"),
+    "extra_active_user": _("Active users above the seats, per user"),
 }
 
 
 @register.filter
 def metric_short(metric: str) -> str:
-    return METRIC_SHORT.get(metric, metric)
+    return str(METRIC_SHORT.get(metric, metric))
 
 
 @register.simple_tag
@@ -57,9 +59,9 @@ def tier_rows(component):
     tiers = list(component.tiers.all()) if hasattr(component, "tiers") else []
     for tier in tiers:
         if tier.up_to is None:
-            label = "every unit" if lower == 0 else f"above {qty(lower)}"
+            label = "" if lower == 0 else gettext("above %(n)s") % {"n": qty(lower)}
         else:
-            label = f"{qty(lower)} to {qty(tier.up_to)}"
+            label = gettext("%(low)s to %(high)s") % {"low": qty(lower), "high": qty(tier.up_to)}
             lower = tier.up_to
         rows.append((label, tier.unit_price))
     return rows

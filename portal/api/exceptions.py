@@ -2,7 +2,8 @@
 ``{"error": {"code": "...", "message": "...", "fields": {...}}}``."""
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -61,3 +62,25 @@ def exception_handler(exc, context):
         detail = getattr(exc, "detail", str(exc))
         response.data = error_body(str(code), _first_message(detail))
     return response
+
+
+def _is_api(request) -> bool:
+    return request.path.startswith("/api/")
+
+
+def not_found(request, exception=None):
+    """Django's 404 (a URL no route matches, e.g. ``/api/v1/orders/1.5/``): under ``/api/`` in
+    the one error shape, elsewhere the page."""
+    if _is_api(request):
+        return JsonResponse(error_body("not_found", "Not found."), status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    """An unexpected failure: under ``/api/`` in the one error shape, elsewhere the page."""
+    if _is_api(request):
+        return JsonResponse(
+            error_body("server_error", "Something went wrong on our side; it was logged."),
+            status=500,
+        )
+    return defaults.server_error(request)

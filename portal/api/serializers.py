@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from portal.api.fields import Serializer
 from portal.models import (
     ApiToken,
     AuditEvent,
@@ -20,6 +21,8 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
 
 class OrganizationSerializer(serializers.ModelSerializer):
+    contact_email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty.")
+
     class Meta:
         model = Organization
         fields = [
@@ -36,7 +39,7 @@ class OrganizationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrganizationCreateSerializer(serializers.Serializer):
+class OrganizationCreateSerializer(Serializer):
     kind = serializers.ChoiceField(choices=["customer", "reseller"])
     parent = serializers.IntegerField(help_text="The seller (provider or reseller) above it.")
     name = serializers.CharField(max_length=200)
@@ -62,7 +65,7 @@ class OrganizationCreateSerializer(serializers.Serializer):
     )
 
 
-class OrganizationUpdateSerializer(serializers.Serializer):
+class OrganizationUpdateSerializer(Serializer):
     name = serializers.CharField(max_length=200, required=False)
     contact_name = serializers.CharField(max_length=150, required=False, allow_blank=True)
     contact_email = serializers.EmailField(required=False, allow_blank=True)
@@ -86,7 +89,7 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipUpdateSerializer(serializers.Serializer):
+class MembershipUpdateSerializer(Serializer):
     role = serializers.CharField(max_length=16)
 
 
@@ -111,7 +114,7 @@ class InvitationSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InvitationCreateSerializer(serializers.Serializer):
+class InvitationCreateSerializer(Serializer):
     email = serializers.EmailField()
     role = serializers.CharField(max_length=16)
 
@@ -123,7 +126,7 @@ class BrandDomainSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
-class BrandDomainCreateSerializer(serializers.Serializer):
+class BrandDomainCreateSerializer(Serializer):
     # The format and uniqueness rules are the service's, so page and API give one message.
     domain = serializers.CharField(max_length=253)
     is_primary = serializers.BooleanField(default=False)
@@ -142,7 +145,7 @@ class BrandSerializer(serializers.ModelSerializer):
         return brand.logo.url if brand.logo else None
 
 
-class BrandUpdateSerializer(serializers.Serializer):
+class BrandUpdateSerializer(Serializer):
     name = serializers.CharField(max_length=120, required=False)
     primary_color = serializers.CharField(max_length=7, required=False)
     accent_color = serializers.CharField(max_length=7, required=False)
@@ -158,7 +161,8 @@ class BrandUpdateSerializer(serializers.Serializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = UserBriefSerializer(read_only=True)
+    # Null when the portal itself acted; ``system_process`` then names the process.
+    actor = UserBriefSerializer(read_only=True, allow_null=True)
 
     class Meta:
         model = AuditEvent
@@ -166,6 +170,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "id",
             "at",
             "actor",
+            "system_process",
             "organization",
             "action",
             "object_type",
@@ -192,7 +197,7 @@ class ApiTokenCreatedSerializer(ApiTokenSerializer):
         read_only_fields = fields
 
 
-class ApiTokenCreateSerializer(serializers.Serializer):
+class ApiTokenCreateSerializer(Serializer):
     name = serializers.CharField(max_length=100)
 
 

@@ -19,4 +19,7 @@ urlpatterns = [
     path("", include(router.urls)),
     path("", include("catalog.api.urls")),
     path("", include("orders.api.urls")),
+    path("", include("billing.api.urls")),
+    path("", include("billing.api.invoice_urls")),
+    path("", include("payments.api.urls")),
 ]

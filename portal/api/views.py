@@ -1,16 +1,19 @@
-"""REST API of the tenancy core. Every lookup goes through ``portal.access``; every write through
-``portal.services``; errors leave through ``portal.api.exceptions``."""
+"""REST API of the tenancy core. Every lookup goes through ``portal.access`` (via the base
+viewset, ``portal.api.base``); every write through ``portal.services``; errors leave through
+``portal.api.exceptions``."""
 
 from django.db import transaction
 from django.db.models import Q
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import access, services
+from portal import access, selectors, services
 from portal.api import serializers as s
+from portal.api.base import TenantViewSet
+from portal.errors import ValidationError
 from portal.models import (
     ApiToken,
     AuditEvent,
@@ -18,8 +21,9 @@ from portal.models import (
     Invitation,
     Membership,
     Organization,
-    User,
+    OrgKind,
 )
+from portal.params import choice_param, id_param, text_param
 
 
 class MeView(APIView):
@@ -28,39 +32,40 @@ class MeView(APIView):
         return Response(s.MeSerializer(request.user).data)
 
 
-class OrganizationViewSet(viewsets.GenericViewSet):
+class OrganizationViewSet(TenantViewSet):
     """Organizations in the caller's part of the tree."""
 
+    model = Organization
     serializer_class = s.OrganizationSerializer
-    queryset = Organization.objects.none()  # for the schema; lookups go through access
+    view_rule = "org.view"
+    not_found_message = "No such organization."
+    query_params = {
+        "list": (
+            choice_param("kind", OrgKind.values, lookup="kind"),
+            id_param(
+                "parent", lookup="parent_id", description="Only the direct children of this one."
+            ),
+            text_param("q", description="Search by name or contact e-mail.", max_length=200),
+        )
+    }
 
-    def get_queryset(self):
-        qs = access.visible_organizations(self.request.user).order_by("path")
-        params = self.request.query_params
-        if params.get("kind"):
-            qs = qs.filter(kind=params["kind"])
-        if params.get("parent", "").isdigit():
-            qs = qs.filter(parent_id=int(params["parent"]))
-        if params.get("q"):
-            qs = qs.filter(Q(name__icontains=params["q"]) | Q(contact_email__icontains=params["q"]))
-        return qs
+    def visible_queryset(self, request):
+        return access.visible_organizations(request.user).order_by("path")
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("kind", str, enum=["provider", "reseller", "customer"]),
-            OpenApiParameter("parent", int, description="Only the direct children of this one."),
-            OpenApiParameter("q", str, description="Search by name or contact e-mail."),
-        ],
-        summary="List organizations",
-    )
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.query.get("q"):
+            q = self.query["q"]
+            queryset = queryset.filter(Q(name__icontains=q) | Q(contact_email__icontains=q))
+        return queryset
+
+    @extend_schema(summary="List organizations")
     def list(self, request):
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(s.OrganizationSerializer(page, many=True).data)
+        return self.list_visible()
 
     @extend_schema(summary="Get an organization")
     def retrieve(self, request, pk=None):
-        org = access.access_organization(request.user, pk)
-        return Response(s.OrganizationSerializer(org).data)
+        return Response(s.OrganizationSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.OrganizationCreateSerializer,
@@ -75,11 +80,13 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         kind = data.pop("kind")
         domain = data.pop("domain", None)
         agent_id = data.pop("agent", None)
-        agent = User.objects.filter(pk=agent_id).first() if agent_id else None
-        if agent_id and agent is None:
-            from portal.errors import ValidationError
-
-            raise ValidationError.for_field("agent", "No such agent.")
+        agent = None
+        if agent_id is not None:
+            # Looked up among the provider's agents only: a missing user and a user who is not
+            # an agent get the same answer, so the API confirms nothing about other people.
+            agent = selectors.provider_agents(parent).filter(pk=agent_id).first()
+            if agent is None:
+                raise ValidationError.for_field("agent", "No such provider agent.")
         with transaction.atomic():
             org = services.organization_create(
                 actor=request.user, parent=parent, kind=kind, agent=agent, **data
@@ -94,7 +101,7 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         summary="Change an organization's details",
     )
     def partial_update(self, request, pk=None):
-        org = access.access_organization(request.user, pk)
+        org = self.get_visible(pk)
         ser = s.OrganizationUpdateSerializer(data=request.data, partial=True)
         ser.is_valid(raise_exception=True)
         org = services.organization_update(
@@ -107,10 +114,9 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"])
     def memberships(self, request, pk=None):
-        org = access.access_organization(request.user, pk, action="members.view")
+        org = self.get_visible(pk, "members.view")
         qs = Membership.objects.filter(organization=org).select_related("user").order_by("pk")
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.MembershipSerializer(page, many=True).data)
+        return self.paginated(qs, s.MembershipSerializer)
 
     @extend_schema(
         methods=["get"],
@@ -126,17 +132,16 @@ class OrganizationViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["get", "post"])
     def invitations(self, request, pk=None):
         if request.method == "POST":
-            org = access.access_organization(request.user, pk)
+            org = self.get_visible(pk)
             ser = s.InvitationCreateSerializer(data=request.data)
             ser.is_valid(raise_exception=True)
             invitation, _ = services.invitation_create(
                 actor=request.user, organization=org, **ser.validated_data
             )
             return Response(s.InvitationSerializer(invitation).data, status=status.HTTP_201_CREATED)
-        org = access.access_organization(request.user, pk, action="members.view")
+        org = self.get_visible(pk, "members.view")
         qs = Invitation.objects.filter(organization=org).select_related("invited_by")
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.InvitationSerializer(page, many=True).data)
+        return self.paginated(qs, s.InvitationSerializer)
 
     @extend_schema(methods=["get"], responses=s.BrandSerializer, summary="A seller's brand")
     @extend_schema(
@@ -168,13 +173,19 @@ class OrganizationViewSet(viewsets.GenericViewSet):
         return Response(s.BrandDomainSerializer(created).data, status=status.HTTP_201_CREATED)
 
 
-class MembershipViewSet(viewsets.GenericViewSet):
+class MembershipViewSet(TenantViewSet):
+    model = Membership
     serializer_class = s.MembershipSerializer
-    queryset = Membership.objects.none()
+    owner = "organization"
+    view_rule = "members.view"
+    not_found_message = "No such member."
+
+    def visible_queryset(self, request):
+        return access.visible_memberships(request.user)
 
     @extend_schema(summary="Get a membership")
     def retrieve(self, request, pk=None):
-        return Response(s.MembershipSerializer(access.access_membership(request.user, pk)).data)
+        return Response(s.MembershipSerializer(self.get_visible(pk)).data)
 
     @extend_schema(
         request=s.MembershipUpdateSerializer,
@@ -182,7 +193,7 @@ class MembershipViewSet(viewsets.GenericViewSet):
         summary="Change a member's role",
     )
     def partial_update(self, request, pk=None):
-        membership = access.access_membership(request.user, pk)
+        membership = self.get_visible(pk)
         ser = s.MembershipUpdateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         membership = services.membership_change_role(
@@ -193,80 +204,101 @@ class MembershipViewSet(viewsets.GenericViewSet):
     @extend_schema(request=None, responses=s.MembershipSerializer, summary="Deactivate a member")
     @action(detail=True, methods=["post"])
     def deactivate(self, request, pk=None):
-        membership = access.access_membership(request.user, pk)
+        membership = self.get_visible(pk)
         membership = services.membership_deactivate(actor=request.user, membership=membership)
         return Response(s.MembershipSerializer(membership).data)
 
     @extend_schema(request=None, responses=s.MembershipSerializer, summary="Reactivate a member")
     @action(detail=True, methods=["post"])
     def reactivate(self, request, pk=None):
-        membership = access.access_membership(request.user, pk)
+        membership = self.get_visible(pk)
         membership = services.membership_reactivate(actor=request.user, membership=membership)
         return Response(s.MembershipSerializer(membership).data)
 
 
-class InvitationViewSet(viewsets.GenericViewSet):
+class InvitationViewSet(TenantViewSet):
+    model = Invitation
     serializer_class = s.InvitationSerializer
-    queryset = Invitation.objects.none()
+    owner = "organization"
+    view_rule = "members.view"
+    not_found_message = "No such invitation."
+
+    def visible_queryset(self, request):
+        return access.visible_invitations(request.user)
 
     @extend_schema(summary="Get an invitation")
     def retrieve(self, request, pk=None):
-        return Response(s.InvitationSerializer(access.access_invitation(request.user, pk)).data)
+        return Response(s.InvitationSerializer(self.get_visible(pk)).data)
 
     @extend_schema(request=None, responses=s.InvitationSerializer, summary="Withdraw an invitation")
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        invitation = access.access_invitation(request.user, pk)
+        invitation = self.get_visible(pk)
         invitation = services.invitation_revoke(actor=request.user, invitation=invitation)
         return Response(s.InvitationSerializer(invitation).data)
 
 
-class BrandDomainViewSet(viewsets.GenericViewSet):
+class BrandDomainViewSet(TenantViewSet):
+    model = BrandDomain
     serializer_class = s.BrandDomainSerializer
-    queryset = BrandDomain.objects.none()
+    owner = "brand.organization"
+    view_rule = "brand.manage"
+    not_found_message = "No such domain."
+
+    def visible_queryset(self, request):
+        return access.visible_brand_domains(request.user)
 
     @extend_schema(summary="Remove a storefront domain")
     def destroy(self, request, pk=None):
-        domain = access.access_brand_domain(request.user, pk)
+        domain = self.get_visible(pk)
         services.brand_domain_remove(actor=request.user, domain=domain)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class AuditEventViewSet(viewsets.GenericViewSet):
+class AuditEventViewSet(TenantViewSet):
+    model = AuditEvent
     serializer_class = s.AuditEventSerializer
-    queryset = AuditEvent.objects.none()
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "organization",
-                int,
-                description="Events about this organization and the ones below it.",
+    query_params = {
+        "list": (
+            id_param(
+                "organization", description="Events about this organization and the ones below it."
             ),
-            OpenApiParameter("action", str, description="Action prefix, e.g. 'membership.'."),
-        ],
-        summary="The audit log the caller may read",
-    )
+            text_param(
+                "action",
+                lookup="action__startswith",
+                description="Action prefix, e.g. 'membership.'.",
+            ),
+        )
+    }
+
+    def visible_queryset(self, request):
+        return access.visible_audit_events(request.user)
+
+    def filter_queryset(self, queryset):
+        queryset = super().filter_queryset(queryset)
+        if self.query["organization"] is not None:
+            org = access.access_organization(
+                self.request.user, self.query["organization"], action="audit.view"
+            )
+            queryset = queryset.filter(organization__path__startswith=org.path)
+        return queryset
+
+    @extend_schema(summary="The audit log the caller may read")
     def list(self, request):
-        qs = access.visible_audit_events(request.user)
-        org_id = request.query_params.get("organization", "")
-        if org_id:
-            org = access.access_organization(request.user, org_id, action="audit.view")
-            qs = qs.filter(organization__path__startswith=org.path)
-        if request.query_params.get("action"):
-            qs = qs.filter(action__startswith=request.query_params["action"])
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.AuditEventSerializer(page, many=True).data)
+        return self.list_visible()
 
 
-class ApiTokenViewSet(viewsets.GenericViewSet):
+class ApiTokenViewSet(TenantViewSet):
+    model = ApiToken
     serializer_class = s.ApiTokenSerializer
-    queryset = ApiToken.objects.none()
+    not_found_message = "No such token."
+
+    def visible_queryset(self, request):
+        return access.own_api_tokens(request.user)
 
     @extend_schema(summary="The caller's API tokens")
     def list(self, request):
-        page = self.paginate_queryset(request.user.api_tokens.all())
-        return self.get_paginated_response(s.ApiTokenSerializer(page, many=True).data)
+        return self.list_visible()
 
     @extend_schema(
         request=s.ApiTokenCreateSerializer,
@@ -283,6 +315,6 @@ class ApiTokenViewSet(viewsets.GenericViewSet):
 
     @extend_schema(summary="Revoke an API token")
     def destroy(self, request, pk=None):
-        token = access.access_api_token(request.user, pk)
+        token = self.get_visible(pk)
         services.api_token_revoke(user=request.user, token=token)
         return Response(status=status.HTTP_204_NO_CONTENT)

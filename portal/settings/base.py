@@ -69,10 +69,14 @@ INSTALLED_APPS = [
     "orders",
     "provisioning",
     "billing",
+    "payments",
     "resellers",
+    "consoles",
 ]
 
 MIDDLEWARE = [
+    # /healthz and /readyz, answered before host checks and HTTPS redirection (portal/health.py)
+    "portal.health.HealthCheckMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -82,6 +86,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "portal.middleware.BrandMiddleware",
+    "portal.middleware.LanguageMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -188,7 +193,10 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
 # --- i18n ---------------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# English and German (locale/); an organization's ``language`` picks one (docs/i18n.md).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
@@ -199,6 +207,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(VAR_DIR / "media")))
+# Private files (invoice and credit note PDFs): never under MEDIA_ROOT, never given a URL;
+# served only by views that check who is asking (portal/storage.py).
+PRIVATE_MEDIA_ROOT = Path(env_str("PRIVATE_MEDIA_ROOT", str(VAR_DIR / "private")))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- e-mail -------------------------------------------------------------------------------------
@@ -218,7 +229,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "portal.api.schema.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "portal.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "portal.api.exceptions.exception_handler",
@@ -235,24 +246,63 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that share a field name get a name of their own (not "Status678Enum").
+    "ENUM_NAME_OVERRIDES": {
+        "OrgStatusEnum": "portal.models.OrgStatus",
+        "OrgRoleEnum": "portal.models.Role",
+        "OrderStateEnum": "orders.models.OrderState",
+        "SubscriptionStatusEnum": "orders.models.SubscriptionStatus",
+        "ChangeStateEnum": "orders.models.ChangeState",
+        "TimingEnum": "orders.models.ChangeTiming",
+        "SeatStatusEnum": "orders.models.SeatStatus",
+        "SeatRoleEnum": "orders.models.SeatRole",
+        "TermEnum": "catalog.models.Term",
+        "AccountStatusEnum": "provisioning.models.AccountStatus",
+        "BoxUserStatusEnum": "provisioning.models.BoxUserStatus",
+        "BoxUserRoleEnum": "provisioning.models.BoxUserRole",
+        "JobStateEnum": "provisioning.models.JobState",
+    },
     "COMPONENT_SPLIT_REQUEST": True,
     # Nothing is fetched from the web at run time: the docs page is rendered from local files.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+# Billing's choice sets share field names (state, kind) with others: each gets a name.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "InvoiceStateEnum": "billing.models.InvoiceState",
+        "InvoiceLineKindEnum": "billing.models.LineKind",
+        "BillingRunStateEnum": "billing.models.RunState",
+        "BillingIssueKindEnum": "billing.models.IssueKind",
+    }
+)
+# Payments' too (source, state and trigger are names other apps use; invoices have a source).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"].update(
+    {
+        "PaymentSourceEnum": "payments.models.PaymentSource",
+        "InvoiceSourceEnum": "billing.models.InvoiceSource",
+        "OfflinePaymentSourceEnum": "payments.api.serializers.OFFLINE_SOURCES",
+        "PaymentStateEnum": "payments.models.PaymentState",
+        "PaymentTriggerEnum": "payments.models.PaymentTrigger",
+        "RefundStateEnum": "payments.models.RefundState",
+        "DunningStageEnum": "payments.models.DunningStage",
+    }
+)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
     _broker_dir = VAR_DIR / "broker"
-    for _sub in ("out", "processed"):
+    for _sub in ("out", "processed", "control"):
         (_broker_dir / _sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(_broker_dir / "out"),
         "data_folder_out": str(_broker_dir / "out"),
         "processed_folder": str(_broker_dir / "processed"),
         "store_processed": False,
+        # Broadcast commands (the worker's pidbox) live here too, not in the working directory.
+        "control_folder": str(_broker_dir / "control"),
     }
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
@@ -266,6 +316,7 @@ CELERY_TASK_ROUTES = {
     "provisioning.tasks.*": {"queue": "provisioning"},
     "billing.tasks.pdf_*": {"queue": "pdf"},
     "billing.tasks.payment_*": {"queue": "payments"},
+    "payments.tasks.*": {"queue": "payments"},
     "billing.tasks.*": {"queue": "billing"},
 }
 CELERY_TASK_TIME_LIMIT = 300
@@ -277,13 +328,38 @@ CELERY_BEAT_SCHEDULE = {
         "task": "provisioning.tasks.jobs_sweep",
         "schedule": float(env_str("BOX_JOBS_SWEEP_SECONDS", "15")),
     },
-    "orders-renew-subscriptions": {
-        "task": "orders.tasks.subscriptions_renew_due",
-        "schedule": crontab(hour=0, minute=15),
+    # Renewal and billing are one step: the run renews every subscription whose period
+    # ended and bills it, after the night's usage collection (docs/billing.md).
+    "billing-run-nightly": {
+        "task": "billing.tasks.billing_run_nightly",
+        "schedule": crontab(hour=3, minute=30),
+    },
+    "payments-dunning-nightly": {
+        "task": "payments.tasks.payment_dunning_tick",
+        "schedule": crontab(hour=4, minute=30),
+    },
+    "payments-open-sweep": {
+        "task": "payments.tasks.payment_open_sweep",
+        "schedule": 600.0,
+    },
+    # Accounts whose jobs all ended since their last reconciliation (docs/drift.md).
+    "provisioning-reconcile-settled": {
+        "task": "provisioning.tasks.reconcile_settled",
+        "schedule": float(env_str("BOX_RECONCILE_SETTLED_SECONDS", "300")),
     },
     "provisioning-reconcile-nightly": {
         "task": "provisioning.tasks.reconcile_all",
         "schedule": crontab(hour=2, minute=30),
+    },
+    # The day's usage of every live Box account, late in the day it is for (docs/usage.md).
+    "billing-usage-collect-nightly": {
+        "task": "billing.tasks.usage_collect_nightly",
+        "schedule": crontab(hour=23, minute=15),
+    },
+    # Retries of failed collections when their back-off is over; lost or stalled ones.
+    "billing-usage-sweep": {
+        "task": "billing.tasks.usage_collections_sweep",
+        "schedule": float(env_str("USAGE_SWEEP_SECONDS", "120")),
     },
 }
 CELERY_TIMEZONE = TIME_ZONE
@@ -344,12 +420,45 @@ BOX_SCREENSHOT_DIR = Path(env_str("BOX_SCREENSHOT_DIR", str(VAR_DIR / "provision
 # Where the browser driver reads the verification mail Box sends to new admins.
 BOX_MAILBOX = env_str("BOX_MAILBOX", "provisioning.connector.mailbox.SimulatorMailbox")
 BOX_MAILBOX_URL = env_str("BOX_MAILBOX_URL", "")
+# The nightly reconciliation leaves out accounts reconciled this recently (usage collection
+# reconciles every live account from its own listing an evening before); 0 reconciles all.
+BOX_RECONCILE_FRESH_HOURS = float(env_str("BOX_RECONCILE_FRESH_HOURS", "12"))
+# Usage collection (docs/usage.md): attempts per account and day, back-off between them
+# (base * 2^(attempt-1), capped, times a random factor between ½ and 1), and how long a
+# collection may stay running before the sweeper takes it as lost.
+USAGE_COLLECTION_MAX_ATTEMPTS = env_int("USAGE_COLLECTION_MAX_ATTEMPTS", 5)
+USAGE_COLLECTION_BACKOFF_BASE_SECONDS = float(
+    env_str("USAGE_COLLECTION_BACKOFF_BASE_SECONDS", "300")
+)
+USAGE_COLLECTION_BACKOFF_MAX_SECONDS = float(
+    env_str("USAGE_COLLECTION_BACKOFF_MAX_SECONDS", "3600")
+)
+USAGE_COLLECTION_LEASE_SECONDS = env_int("USAGE_COLLECTION_LEASE_SECONDS", 600)
 # The login of each Box enterprise's primary admin: an address the provider controls (the
 # browser driver reads Box's verification e-mail there). {subscription} and {customer} are ids.
 BOX_ADMIN_LOGIN_TEMPLATE = env_str(
     "BOX_ADMIN_LOGIN_TEMPLATE", "box-admin-{subscription}@admins.northwind.localhost"
 )
 STRIPE_API_BASE = env_str("STRIPE_API_BASE", "http://127.0.0.1:8420")
+# Where pages load Stripe.js from: Stripe's own address in production (it must come from
+# Stripe), localstripe's fake one locally.
+STRIPE_JS_URL = env_str(
+    "STRIPE_JS_URL",
+    "https://js.stripe.com/v3/"
+    if "api.stripe.com" in STRIPE_API_BASE
+    else f"{STRIPE_API_BASE.rstrip('/')}/js.stripe.com/v3/",
+)
+# Real Stripe wants off-session payments marked as such when they are confirmed; localstripe
+# refuses the parameter there (payments.services.stripe_api).
+STRIPE_CONFIRM_OFF_SESSION = env_bool(
+    "STRIPE_CONFIRM_OFF_SESSION",
+    "127.0.0.1" not in STRIPE_API_BASE and "localstripe" not in STRIPE_API_BASE,
+)
+# The portal's address as localstripe reaches it, to send webhooks to (the demo and tests).
+# Empty with real Stripe, where each seller enters its endpoint in Stripe's dashboard.
+STRIPE_WEBHOOK_BASE_URL = env_str("STRIPE_WEBHOOK_BASE_URL", "")
+# Seconds a Stripe call may take.
+STRIPE_TIMEOUT_SECONDS = int(env_str("STRIPE_TIMEOUT_SECONDS", "20"))
 # Key that encrypts stored credentials (Box app secrets, resellers' payment keys). The local
 # default is derived from SECRET_KEY; production requires its own.
 FIELD_ENCRYPTION_KEY = env_str("FIELD_ENCRYPTION_KEY")
@@ -361,12 +470,18 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One INFO line per Stripe request and response drowns what matters.
+        "stripe": {"level": "WARNING"},
+    },
 }
 
 # Portal-specific knobs.
 INVITATION_EXPIRE_DAYS = env_int("INVITATION_EXPIRE_DAYS", 7)
 BRAND_CACHE_SECONDS = env_int("BRAND_CACHE_SECONDS", 300)
+# Anonymous storefront pages are kept this long at most (changes clear them at once; 0: off).
+STOREFRONT_CACHE_SECONDS = env_int("STOREFRONT_CACHE_SECONDS", 600)
 # Absolute links in e-mails sent outside a request (invitations, notices) are built from the
 # brand's primary domain with this template.
 PORTAL_BASE_URL_TEMPLATE = env_str("PORTAL_BASE_URL_TEMPLATE", "http://{host}:8000")

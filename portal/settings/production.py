@@ -1,53 +1,44 @@
-"""Production settings: everything that matters must come from the environment.
+"""Production settings: everything that matters comes from the environment, and nothing may
+point at a local stand-in.
 
-The process refuses to start when a required variable is missing rather than running with a
-local default.
+On top of the shared deployed layer (``deployed.py``: required secrets, hardening, the shared
+rate limiter), production refuses to start when the Box connector points at the Box simulator
+(``BOX_API_BASE_URL``, ``BOX_UPLOAD_BASE_URL``, ``BOX_OAUTH2_URL``, ``BOX_WEB_BASE_URL`` on this
+machine, on port 8765 or at the host ``boxsim``; unset, they are the simulator), when
+``BOX_MAILBOX`` is the simulator's mailbox, or when ``STRIPE_API_BASE`` is localstripe (this
+machine, port 8420 or the host ``localstripe``). A self-contained trial stack that uses them on
+purpose runs ``portal.settings.sandbox`` instead.
 """
-
-import os
 
 from django.core.exceptions import ImproperlyConfigured
 
-REQUIRED = (
-    "SECRET_KEY",
-    "DATABASE_URL",
-    "CELERY_BROKER_URL",
-    "ALLOWED_HOSTS",
-    "FIELD_ENCRYPTION_KEY",
-    "BOX_PLATFORM_CLIENT_ID",
-    "BOX_PLATFORM_CLIENT_SECRET",
-    "BOX_ADMIN_LOGIN_TEMPLATE",
+from portal.settings.deployed import *  # noqa: F403
+from portal.settings.deployed import (
+    BOX_API_BASE_URL,
+    BOX_MAILBOX,
+    BOX_OAUTH2_URL,
+    BOX_UPLOAD_BASE_URL,
+    BOX_WEB_BASE_URL,
+    STRIPE_API_BASE,
 )
-_missing = [name for name in REQUIRED if not os.environ.get(name)]
-if _missing:
-    raise ImproperlyConfigured(
-        "Production settings need these environment variables: " + ", ".join(_missing)
-    )
+from portal.stand_ins import stand_ins
 
-from portal.settings.base import *  # noqa: E402, F403
-from portal.settings.base import CELERY_BROKER_URL, env_bool, env_int, env_str  # noqa: E402
-
-DEBUG = False
-SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
-SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 60 * 60 * 24 * 30)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = False
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-
-_redis = env_str("REDIS_URL") or (
-    CELERY_BROKER_URL if CELERY_BROKER_URL.startswith("redis") else ""
-)
-if _redis:
-    CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": _redis,
-            "KEY_PREFIX": "portal",
-        }
+_stand_ins = stand_ins(
+    {
+        "BOX_API_BASE_URL": BOX_API_BASE_URL,
+        "BOX_UPLOAD_BASE_URL": BOX_UPLOAD_BASE_URL,
+        "BOX_OAUTH2_URL": BOX_OAUTH2_URL,
+        "BOX_WEB_BASE_URL": BOX_WEB_BASE_URL,
+        "BOX_MAILBOX": BOX_MAILBOX,
+        "STRIPE_API_BASE": STRIPE_API_BASE,
     }
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
-}
+)
+if _stand_ins:
+    raise ImproperlyConfigured(
+        "Production refuses local stand-ins: "
+        + "; ".join(why for _, why in _stand_ins)
+        + ". Set "
+        + ", ".join(name for name, _ in _stand_ins)
+        + " to the real services (docs/operations.md), or run a trial stack with "
+        "DJANGO_SETTINGS_MODULE=portal.settings.sandbox."
+    )

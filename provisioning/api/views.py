@@ -3,48 +3,58 @@ accounts (list, detail with open drift, users, drift, reconcile). Lookups go thr
 ``provisioning.selectors`` (404 outside the caller's part of the tree), writes through
 ``provisioning.services``."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status, viewsets
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from portal.api.base import TenantViewSet
+from portal.params import bool_param, choice_param, id_param, text_param
 from provisioning import selectors, services
 from provisioning.api import serializers as s
-from provisioning.models import AccountStatus, BoxAccount, DriftItem, ProvisioningJob
-
-JOB_FILTERS = [
-    OpenApiParameter(
-        "state",
-        str,
-        description="pending, running, succeeded, failed, cancelled, or 'open' or 'blocked'.",
-    ),
-    OpenApiParameter("operation", str, description="e.g. user.create, account.change_plan"),
-    OpenApiParameter("account", int, description="Jobs of this Box account."),
-    OpenApiParameter("customer", int, description="Jobs of this customer's accounts."),
-]
+from provisioning.models import AccountStatus, BoxAccount, DriftItem, JobState, ProvisioningJob
 
 
-class JobViewSet(viewsets.GenericViewSet):
+class JobViewSet(TenantViewSet):
     """Provisioning jobs of the customers the caller may see."""
 
+    model = ProvisioningJob
     serializer_class = s.JobSerializer
-    queryset = ProvisioningJob.objects.none()
+    owner = "account.customer"
+    view_rule = "provisioning.view"
+    not_found_message = "No such provisioning job."
+    query_params = {
+        "list": (
+            choice_param(
+                "state",
+                [*JobState.values, "open", "blocked"],
+                description="A state, or 'open' (pending, running or failed) or 'blocked' "
+                "(waiting behind a failed job).",
+            ),
+            text_param(
+                "operation", description="e.g. user.create, account.change_plan", max_length=40
+            ),
+            id_param("account", description="Jobs of this Box account."),
+            id_param("customer", description="Jobs of this customer's accounts."),
+        )
+    }
 
-    @extend_schema(parameters=JOB_FILTERS, summary="List provisioning jobs (newest first)")
+    def visible_queryset(self, request):
+        return selectors.visible_jobs(request.user)
+
+    @extend_schema(summary="List provisioning jobs (newest first)")
     def list(self, request):
-        qs = selectors.jobs_filtered(
-            selectors.visible_jobs(request.user), request.query_params
-        ).order_by("-pk")
+        qs = selectors.jobs_filtered(self.get_queryset(), self.query).order_by("-pk")
         page = selectors.annotate_blocked(self.paginate_queryset(qs))
         return self.get_paginated_response(s.JobSerializer(page, many=True).data)
 
     @extend_schema(responses=s.JobDetailSerializer, summary="A job with its step log")
     def retrieve(self, request, pk=None):
-        job = selectors.annotate_blocked([selectors.access_job(request.user, pk)])[0]
+        job = selectors.annotate_blocked([self.get_visible(pk)])[0]
         return Response(s.JobDetailSerializer(job).data)
 
     def _act(self, request, pk, service):
-        job = selectors.access_job(request.user, pk)
+        job = self.get_visible(pk)
         job = service(job=job, actor=request.user)
         job = selectors.annotate_blocked([job])[0]
         return Response(s.JobDetailSerializer(job).data)
@@ -73,35 +83,35 @@ class JobViewSet(viewsets.GenericViewSet):
         return self._act(request, pk, services.job_cancel)
 
 
-class BoxAccountViewSet(viewsets.GenericViewSet):
+class BoxAccountViewSet(TenantViewSet):
     """Box accounts of the customers the caller may see."""
 
+    model = BoxAccount
     serializer_class = s.BoxAccountSerializer
-    queryset = BoxAccount.objects.none()
+    owner = "customer"
+    view_rule = "provisioning.view"
+    not_found_message = "No such Box account."
+    query_params = {
+        "list": (
+            choice_param("status", AccountStatus.values, lookup="status"),
+            id_param("customer", lookup="customer_id"),
+        ),
+        "drift": (bool_param("resolved", description="true: resolved items; default open"),),
+    }
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("status", str, enum=AccountStatus.values),
-            OpenApiParameter("customer", int),
-        ],
-        summary="List Box accounts",
-    )
+    def visible_queryset(self, request):
+        return selectors.visible_accounts(request.user).order_by("-pk")
+
+    @extend_schema(summary="List Box accounts")
     def list(self, request):
-        qs = selectors.visible_accounts(request.user).order_by("-pk")
-        params = request.query_params
-        if params.get("status") in AccountStatus.values:
-            qs = qs.filter(status=params["status"])
-        if params.get("customer", "").isdigit():
-            qs = qs.filter(customer_id=int(params["customer"]))
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.BoxAccountSerializer(page, many=True).data)
+        return self.list_visible()
 
     @extend_schema(
         responses=s.BoxAccountDetailSerializer,
         summary="A Box account with its open drift and job counts",
     )
     def retrieve(self, request, pk=None):
-        account = selectors.access_account(request.user, pk)
+        account = self.get_visible(pk)
         account.open_drift = list(selectors.account_open_drift(account))
         account.user_count = selectors.account_users(account).exclude(status="deleted").count()
         account.job_counts = selectors.account_job_counts(account)
@@ -110,30 +120,30 @@ class BoxAccountViewSet(viewsets.GenericViewSet):
     @extend_schema(responses=s.BoxUserSerializer(many=True), summary="The account's users")
     @action(detail=True, methods=["get"])
     def users(self, request, pk=None):
-        account = selectors.access_account(request.user, pk)
-        page = self.paginate_queryset(selectors.account_users(account))
-        return self.get_paginated_response(s.BoxUserSerializer(page, many=True).data)
+        account = self.get_visible(pk)
+        return self.paginated(selectors.account_users(account), s.BoxUserSerializer)
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("resolved", bool, description="true: resolved items; default open")
-        ],
         responses=s.DriftItemSerializer(many=True),
         summary="Drift found by reconciliation",
     )
     @action(detail=True, methods=["get"])
     def drift(self, request, pk=None):
-        account = selectors.access_account(request.user, pk)
-        resolved = request.query_params.get("resolved", "").lower() in ("1", "true", "yes")
-        qs = DriftItem.objects.filter(account=account, resolved_at__isnull=not resolved).order_by(
-            "-detected_at", "-pk"
-        )
-        page = self.paginate_queryset(qs)
-        return self.get_paginated_response(s.DriftItemSerializer(page, many=True).data)
+        account = self.get_visible(pk)
+        qs = DriftItem.objects.filter(
+            account=account, resolved_at__isnull=not self.query["resolved"]
+        ).order_by("-detected_at", "-pk")
+        return self.paginated(qs, s.DriftItemSerializer)
 
-    @extend_schema(request=None, responses={202: None}, summary="Reconcile the account now")
+    @extend_schema(
+        request=None,
+        responses={
+            202: inline_serializer("ReconcileRequested", {"status": serializers.CharField()})
+        },
+        summary="Reconcile the account now (answers at once; the worker compares)",
+    )
     @action(detail=True, methods=["post"])
     def reconcile(self, request, pk=None):
-        account = selectors.access_account(request.user, pk, action="provisioning.manage")
+        account = self.get_visible(pk, "provisioning.manage")
         services.account_reconcile_request(account=account, actor=request.user)
         return Response({"status": "requested"}, status=status.HTTP_202_ACCEPTED)

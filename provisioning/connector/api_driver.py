@@ -43,6 +43,7 @@ from provisioning.connector.base import (
     UserConnector,
     UserSpec,
     normalise_space,
+    note_call,
 )
 from provisioning.ratelimit import RateLimiter, get_limiter
 
@@ -82,8 +83,10 @@ class LimitedSession(requests.Session):
         self.max_wait = max_wait
 
     def request(self, method, url, *args, **kwargs):
-        if not str(url).rstrip("/").endswith("/oauth2/token"):
+        is_token = str(url).rstrip("/").endswith("/oauth2/token")
+        if not is_token:
             self.limiter.acquire(self.key, max_wait=self.max_wait)
+        note_call(token=is_token)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -197,7 +200,7 @@ class ApiDriver(UserConnector):
             raise
 
     def user_update(self, creds: ApiCredentials, user_id: str, **changes) -> RemoteUser:
-        allowed = {"name", "login", "role", "space_amount", "status"}
+        allowed = {"name", "login", "role", "space_amount", "status", "external_app_user_id"}
         unknown = set(changes) - allowed
         if unknown:
             raise PermanentError(f"Cannot change {', '.join(sorted(unknown))} through the API.")

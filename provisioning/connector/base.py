@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 UNLIMITED_SPACE = -1
@@ -28,6 +30,46 @@ def normalise_space(value: int | None) -> int:
     if value is None or value < 0 or value >= BOX_UNLIMITED_THRESHOLD:
         return UNLIMITED_SPACE
     return int(value)
+
+
+# --- counting the calls made to Box ---------------------------------------------------------------
+
+
+@dataclass
+class CallCount:
+    """HTTP requests the API driver sent to Box inside a ``count_calls()`` block: API calls
+    (each took a slot of the rate limiter) and token requests (which Box does not count)."""
+
+    api: int = 0
+    token: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.api + self.token
+
+
+_call_counts: ContextVar[tuple[CallCount, ...]] = ContextVar("box_call_counts", default=())
+
+
+@contextmanager
+def count_calls() -> Iterator[CallCount]:
+    """Count the requests sent to Box by this thread (or task) until the block ends, e.g. the
+    calls one usage collection spent. Blocks nest; each counts what happened inside it."""
+    count = CallCount()
+    token = _call_counts.set((*_call_counts.get(), count))
+    try:
+        yield count
+    finally:
+        _call_counts.reset(token)
+
+
+def note_call(*, token: bool = False) -> None:
+    """Called by the API driver for every request it sends (before sending it)."""
+    for count in _call_counts.get():
+        if token:
+            count.token += 1
+        else:
+            count.api += 1
 
 
 # --- errors ---------------------------------------------------------------------------------------

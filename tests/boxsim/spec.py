@@ -12,6 +12,7 @@ requires, both listed in docs/simulator.md:
   `oneOf`; it is checked as `anyOf`.
 """
 
+import hashlib
 import json
 import re
 from pathlib import Path
@@ -23,7 +24,9 @@ from openapi_core.datatypes import RequestParameters
 from openapi_schema_validator import OAS30Validator
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "specs" / "box-openapi.json"
+# Vendored byte for byte from box/box-openapi (boxsim/spec/README.md: source, commit, licence).
+SPEC_PATH = Path(__file__).resolve().parents[2] / "boxsim" / "spec" / "box-openapi.json"
+SPEC_SHA256 = "70adf696ed3955729f9c75d11f34658477c0ee143d9ff6252928f5bc0fa6d499"
 BOX_HOST = "https://api.box.com"
 
 # Codes from Box's error guide (guides/api-calls/permissions-and-errors/common-errors).
@@ -93,7 +96,13 @@ class _Response:
 
 class BoxSpec:
     def __init__(self):
-        spec = json.loads(SPEC_PATH.read_text())
+        raw = SPEC_PATH.read_bytes()
+        if hashlib.sha256(raw).hexdigest() != SPEC_SHA256:
+            raise RuntimeError(
+                f"{SPEC_PATH} is not the vendored description (sha256 differs); "
+                "see boxsim/spec/README.md."
+            )
+        spec = json.loads(raw)
         schemas = spec["components"]["schemas"]
         codes = schemas["ClientError"]["properties"]["code"]["enum"]
         codes.extend(c for c in (*BOX_DOCUMENTED_CODES, *SIMULATOR_CODES) if c not in codes)

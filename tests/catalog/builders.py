@@ -23,6 +23,9 @@ from dataclasses import dataclass, field
 
 from catalog import services
 from catalog.models import Offer, Plan
+from portal.actors import system
+
+SYSTEM = system("tests")
 
 WHOLESALE_FIGURES = ("12.37", "11.83", "14.29", "4.00")
 
@@ -44,7 +47,7 @@ class Catalog:
 
 def price(seller, plan, recurring, *, audience="retail", term="monthly", currency="USD", **kw):
     return services.price_create(
-        actor=None,
+        actor=SYSTEM,
         seller=seller,
         plan=plan,
         audience=audience,
@@ -56,14 +59,14 @@ def price(seller, plan, recurring, *, audience="retail", term="monthly", currenc
 
 
 def build_catalog(tree) -> Catalog:
-    plans = {p.code: p for p in services.plan_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults(actor=SYSTEM)}
     cat = Catalog(plans=plans)
     provider, r1, r2, s1 = tree["P"], tree["R1"], tree["R2"], tree["S1"]
     business, starter, enterprise = plans["business"], plans["starter"], plans["enterprise"]
 
-    services.seller_currency_add(actor=None, seller=provider, currency="EUR")
-    services.tax_rate_create(actor=None, seller=provider, name="Sales tax", rate="10.00")
-    services.tax_rate_create(actor=None, seller=r1, name="Sales tax", rate="10.00")
+    services.seller_currency_add(actor=SYSTEM, seller=provider, currency="EUR")
+    services.tax_rate_create(actor=SYSTEM, seller=provider, name="Sales tax", rate="10.00")
+    services.tax_rate_create(actor=SYSTEM, seller=r1, name="Sales tax", rate="10.00")
 
     price(provider, business, "15.00")
     price(provider, business, "150.00", term="annual")
@@ -92,7 +95,7 @@ def build_catalog(tree) -> Catalog:
         ("P.enterprise", enterprise, 0),
     ):
         cat.offers[key] = services.offer_publish(
-            actor=None,
+            actor=SYSTEM,
             seller=provider,
             plan=plan,
             trial_days=trial,
@@ -100,9 +103,9 @@ def build_catalog(tree) -> Catalog:
         )
 
     cat.offers["R1.business"] = services.offer_publish(
-        actor=None, seller=r1, plan=business, available_to_all_resellers=True
+        actor=SYSTEM, seller=r1, plan=business, available_to_all_resellers=True
     )
-    cat.offers["R1.starter"] = services.offer_publish(actor=None, seller=r1, plan=starter)
+    cat.offers["R1.starter"] = services.offer_publish(actor=SYSTEM, seller=r1, plan=starter)
     price(r1, business, "16.00")
     price(
         r1,
@@ -121,9 +124,9 @@ def build_catalog(tree) -> Catalog:
     )
     price(r1, business, "14.29", audience="wholesale")
 
-    cat.offers["S1.business"] = services.offer_publish(actor=None, seller=s1, plan=business)
+    cat.offers["S1.business"] = services.offer_publish(actor=SYSTEM, seller=s1, plan=business)
     price(s1, business, "18.00")
 
-    cat.offers["R2.business"] = services.offer_publish(actor=None, seller=r2, plan=business)
+    cat.offers["R2.business"] = services.offer_publish(actor=SYSTEM, seller=r2, plan=business)
     price(r2, business, "17.50")
     return cat

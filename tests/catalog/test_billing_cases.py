@@ -1,4 +1,4 @@
-"""Worked billing cases 1, 5, 6, 7 and 8 of billing-cases.md through the catalog's services,
+"""Worked billing cases 1, 5, 6, 7 and 8 of docs/billing-cases.md through the catalog's services,
 selectors and quotes, with their exact numbers."""
 
 from datetime import date
@@ -8,7 +8,10 @@ import pytest
 from freezegun import freeze_time
 
 from catalog import pricing, quotes, selectors, services
+from portal.actors import system
 from tests.catalog.builders import price
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +73,7 @@ def test_case_6_promotion_for_three_periods(tree, cases):
     # given 20 % off recurring charges for 3 periods
     with freeze_time("2026-12-01"):
         services.promotion_create(
-            actor=None,
+            actor=SYSTEM,
             seller=tree["P"],
             name="Welcome",
             code="WELCOME20",
@@ -106,7 +109,7 @@ def test_case_6_promotion_for_three_periods(tree, cases):
 
 def test_case_7_trial(tree, cases):
     # given a 14-day trial on the offer
-    offer = services.offer_update(actor=None, offer=cases["offer"], trial_days=14)
+    offer = services.offer_update(actor=SYSTEM, offer=cases["offer"], trial_days=14)
     # when five seats are quoted from 2027-01-01
     quote = quotes.quote_build(
         seller=tree["P"],

@@ -8,7 +8,10 @@ from django.db import connection, connections
 
 from catalog import services
 from catalog.models import PromotionRedemption, TrialUse
+from portal.actors import system
 from portal.errors import ApplicationError
+
+SYSTEM = system("tests")
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -44,7 +47,7 @@ def run_together(calls):
 
 def promotion(tree, catalog, **limits):
     return services.promotion_create(
-        actor=None,
+        actor=SYSTEM,
         seller=tree["R1"],
         name="Launch",
         code="LAUNCH",
@@ -63,7 +66,11 @@ def test_overall_limit_holds_under_concurrency(tree, catalog):
 
     customers += [make_org(tree["R1"], "customer", f"Buyer {n}") for n in range(6)]
     calls = [
-        (lambda c=c, n=n: services.promotion_redeem(promotion=promo, customer=c, reference=f"o{n}"))
+        (
+            lambda c=c, n=n: services.promotion_redeem(
+                actor=SYSTEM, promotion=promo, customer=c, reference=f"o{n}"
+            )
+        )
         for n, c in enumerate(customers)
     ]
     # when they all redeem it
@@ -79,7 +86,7 @@ def test_per_customer_limit_holds_under_concurrency(tree, catalog):
     calls = [
         (
             lambda n=n: services.promotion_redeem(
-                promotion=promo, customer=tree["C11"], reference=f"order-{n}"
+                actor=SYSTEM, promotion=promo, customer=tree["C11"], reference=f"order-{n}"
             )
         )
         for n in range(6)
@@ -91,7 +98,10 @@ def test_per_customer_limit_holds_under_concurrency(tree, catalog):
 
 def test_one_trial_under_concurrency(tree, catalog):
     offer = catalog["P.business"]
-    calls = [(lambda: services.trial_redeem(customer=tree["PC1"], offer=offer)) for _ in range(5)]
+    calls = [
+        (lambda: services.trial_redeem(actor=SYSTEM, customer=tree["PC1"], offer=offer))
+        for _ in range(5)
+    ]
     ok, errors = run_together(calls)
     assert len(ok) == 1 and len(errors) == 4
     assert TrialUse.objects.filter(customer=tree["PC1"]).count() == 1

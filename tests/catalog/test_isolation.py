@@ -17,9 +17,12 @@ from catalog.models import (
     TaxRate,
     TrialUse,
 )
+from portal.actors import system
 from portal.models import AuditEvent
 from tests.catalog.builders import WHOLESALE_FIGURES, price
 from tests.portal.test_isolation import PAIRS
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +57,7 @@ def victim_objects(tree, catalog):
                 victim, catalog["business"], "40.00", buyer=tree[A_CUSTOMER[key]]
             )
             objects["promotion"] = services.promotion_create(
-                actor=None,
+                actor=SYSTEM,
                 seller=victim,
                 name="Secret",
                 code=f"SECRET{victim.pk}",
@@ -63,7 +66,7 @@ def victim_objects(tree, catalog):
                 duration="forever",
             )
             objects["tax_rate"] = services.tax_rate_create(
-                actor=None, seller=victim, name="Tax", rate="7"
+                actor=SYSTEM, seller=victim, name="Tax", rate="7"
             )
         else:
             seller_key = next(k for k, v in tree.orgs.items() if v.pk == victim.parent_id)

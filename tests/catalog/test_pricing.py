@@ -1,4 +1,4 @@
-"""The pure pricing primitives, with the numbers of billing-cases.md."""
+"""The pure pricing primitives, with the numbers of docs/billing-cases.md."""
 
 from datetime import date
 from decimal import Decimal

@@ -7,8 +7,11 @@ import pytest
 from freezegun import freeze_time
 
 from catalog import quotes, selectors, services
+from portal.actors import system
 from portal.errors import ValidationError
 from tests.catalog.builders import price
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -67,7 +70,7 @@ def test_other_sellers_customers_and_offers_are_refused(tree, catalog):
 
 
 def test_withdrawn_offers_are_not_quoted(tree, catalog):
-    services.offer_withdraw(actor=None, offer=catalog["P.business"])
+    services.offer_withdraw(actor=SYSTEM, offer=catalog["P.business"])
     with pytest.raises(ValidationError, match="not on sale"):
         build(tree, catalog, offer="S1.business", customer="S1C1")
 
@@ -133,7 +136,7 @@ def test_usage_components_are_listed(tree, catalog):
 
 def test_trial_already_used_bills_from_day_one(tree, catalog):
     offer = catalog["P.business"]
-    services.trial_redeem(customer=tree["PC1"], offer=offer)
+    services.trial_redeem(actor=SYSTEM, customer=tree["PC1"], offer=offer)
     quote = build(tree, catalog, offer="P.business", customer="PC1", start_date=date(2027, 1, 1))
     assert quote.trial_days == 0
     assert quote.first_invoice.start == date(2027, 1, 1)
@@ -145,7 +148,7 @@ def test_trial_already_used_bills_from_day_one(tree, catalog):
 def test_automatic_promotion_and_a_code_replacing_it(tree, catalog):
     with freeze_time(selectors.today()):
         services.promotion_create(
-            actor=None,
+            actor=SYSTEM,
             seller=tree["R1"],
             name="Spring",
             plans=[catalog["business"]],
@@ -154,7 +157,7 @@ def test_automatic_promotion_and_a_code_replacing_it(tree, catalog):
             duration="once",
         )
         services.promotion_create(
-            actor=None,
+            actor=SYSTEM,
             seller=tree["R1"],
             name="Five off",
             discount_type="fixed",
@@ -163,7 +166,7 @@ def test_automatic_promotion_and_a_code_replacing_it(tree, catalog):
             duration="forever",
         )
         services.promotion_create(
-            actor=None,
+            actor=SYSTEM,
             seller=tree["R1"],
             name="Big",
             code="BIG",
@@ -198,9 +201,9 @@ def test_bad_code_in_a_quote_is_an_error(tree, catalog):
 
 
 def test_fixed_code_in_another_currency(tree, catalog):
-    services.seller_currency_add(actor=None, seller=tree["R1"], currency="EUR")
+    services.seller_currency_add(actor=SYSTEM, seller=tree["R1"], currency="EUR")
     services.promotion_create(
-        actor=None,
+        actor=SYSTEM,
         seller=tree["R1"],
         name="Euro",
         code="EURO5",

@@ -21,9 +21,12 @@ from catalog.models import (
     TaxRate,
     TrialUse,
 )
+from portal.actors import system
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.models import AuditEvent
 from tests.catalog.builders import price
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -55,7 +58,7 @@ def today():
 
 
 def test_default_plans_are_seeded_once(tree):
-    plans = services.plan_seed_defaults()
+    plans = services.plan_seed_defaults(actor=SYSTEM)
     assert [p.code for p in plans] == [
         "individual",
         "starter",
@@ -80,12 +83,12 @@ def test_default_plans_are_seeded_once(tree):
         "enterprise": "immediate",
     }
     before = written()
-    services.plan_seed_defaults()
+    services.plan_seed_defaults(actor=SYSTEM)
     assert written() == before
 
 
 def test_plan_limits_are_data(tree):
-    plans = {p.code: p for p in services.plan_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults(actor=SYSTEM)}
     admin = tree["P.admin"]
     plan = services.plan_update(
         actor=admin, plan=plans["starter"], seat_max=15, storage_gb=200, max_upload_mb=4096
@@ -98,7 +101,7 @@ def test_plan_limits_are_data(tree):
 
 
 def test_plan_create_with_transitions(tree):
-    plans = {p.code: p for p in services.plan_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults(actor=SYSTEM)}
     plan = services.plan_create(
         actor=tree["P.admin"],
         code="business-nonprofit",
@@ -127,7 +130,7 @@ def test_plan_create_with_transitions(tree):
     ],
 )
 def test_bad_plan_changes_are_refused(tree, changes, field):
-    plans = {p.code: p for p in services.plan_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults(actor=SYSTEM)}
     before = written()
     with pytest.raises(ValidationError) as exc:
         services.plan_update(actor=tree["P.admin"], plan=plans["starter"], **changes)
@@ -137,7 +140,7 @@ def test_bad_plan_changes_are_refused(tree, changes, field):
 
 @pytest.mark.parametrize("who", ["P.sales", "P.agent", "R1.admin", "C11.admin"])
 def test_only_provider_admins_edit_plans(tree, who):
-    plans = {p.code: p for p in services.plan_seed_defaults()}
+    plans = {p.code: p for p in services.plan_seed_defaults(actor=SYSTEM)}
     before = written()
     with pytest.raises(PermissionDenied):
         services.plan_update(actor=tree[who], plan=plans["starter"], seat_max=20)
@@ -517,9 +520,9 @@ def test_offers_available_to_chosen_resellers(tree, catalog):
         actor=tree["P.admin"], seller=tree["P"], plan=individual, available_to=[tree["R1"]]
     )
     # then R1 may pick it and R2 may not
-    assert services.offer_publish(actor=None, seller=tree["R1"], plan=individual)
+    assert services.offer_publish(actor=SYSTEM, seller=tree["R1"], plan=individual)
     with pytest.raises(ValidationError):
-        services.offer_publish(actor=None, seller=tree["R2"], plan=individual)
+        services.offer_publish(actor=SYSTEM, seller=tree["R2"], plan=individual)
     assert [o.plan.code for o in selectors.available_upstream_offers(tree["R2"])] == [
         "starter",
         "business",
@@ -530,7 +533,7 @@ def test_offers_available_to_chosen_resellers(tree, catalog):
 def test_available_to_must_be_own_resellers(tree, catalog):
     with pytest.raises(ValidationError, match="not a reseller of"):
         services.offer_publish(
-            actor=None, seller=tree["P"], plan=catalog["individual"], available_to=[tree["S1"]]
+            actor=SYSTEM, seller=tree["P"], plan=catalog["individual"], available_to=[tree["S1"]]
         )
 
 
@@ -617,10 +620,15 @@ def test_tax_rate_for_country_and_date(tree):
     c11.country = "GB"
     c11.save()
     with freeze_time("2027-01-01"):
-        anywhere = services.tax_rate_create(actor=None, seller=r1, name="Tax", rate="10")
-        vat = services.tax_rate_create(actor=None, seller=r1, name="VAT", rate="20", country="gb")
+        anywhere = services.tax_rate_create(actor=SYSTEM, seller=r1, name="Tax", rate="10")
+        vat = services.tax_rate_create(actor=SYSTEM, seller=r1, name="VAT", rate="20", country="gb")
         later = services.tax_rate_create(
-            actor=None, seller=r1, name="VAT", rate="21", country="GB", valid_from=date(2027, 7, 1)
+            actor=SYSTEM,
+            seller=r1,
+            name="VAT",
+            rate="21",
+            country="GB",
+            valid_from=date(2027, 7, 1),
         )
     assert selectors.tax_rate_for(seller=r1, buyer=c11, on_date=date(2027, 3, 1)) == vat
     assert selectors.tax_rate_for(seller=r1, buyer=c11, on_date=date(2027, 7, 1)) == later
@@ -667,21 +675,23 @@ def test_tax_rates_by_billing_and_admins_only(tree):
 def test_a_customer_gets_one_trial_per_product(tree, catalog):
     offer = catalog["P.business"]
     assert selectors.trial_eligible(customer=tree["PC1"], offer=offer)
-    use = services.trial_redeem(customer=tree["PC1"], offer=offer, started_on=date(2027, 1, 1))
+    use = services.trial_redeem(
+        actor=SYSTEM, customer=tree["PC1"], offer=offer, started_on=date(2027, 1, 1)
+    )
     assert use.ends_on == date(2027, 1, 15)
     assert not selectors.trial_eligible(customer=tree["PC1"], offer=offer)
     before = written()
     with pytest.raises(Conflict, match="already had a trial of Box"):
-        services.trial_redeem(customer=tree["PC1"], offer=offer)
+        services.trial_redeem(actor=SYSTEM, customer=tree["PC1"], offer=offer)
     assert written() == before
 
 
 def test_trial_redeem_refuses_offers_without_trial_and_other_sellers(tree, catalog):
     before = written()
     with pytest.raises(ValidationError, match="has no trial"):
-        services.trial_redeem(customer=tree["PC1"], offer=catalog["P.starter"])
+        services.trial_redeem(actor=SYSTEM, customer=tree["PC1"], offer=catalog["P.starter"])
     with pytest.raises(ValidationError, match="does not buy from"):
-        services.trial_redeem(customer=tree["C11"], offer=catalog["P.business"])
+        services.trial_redeem(actor=SYSTEM, customer=tree["C11"], offer=catalog["P.business"])
     assert written() == before
 
 
@@ -735,7 +745,9 @@ def test_promotion_check_says_why_not(tree, catalog, setup, check_args, message)
         setup = {**setup, "plans": [catalog[setup["plans"]]]}
     promotion = make_code(tree, catalog, **setup)
     if "max_redemptions" in setup:
-        services.promotion_redeem(promotion=promotion, customer=tree["C11"], reference="order-1")
+        services.promotion_redeem(
+            actor=SYSTEM, promotion=promotion, customer=tree["C11"], reference="order-1"
+        )
     with pytest.raises(ValidationError) as exc:
         check(tree, catalog, **check_args)
     assert message in exc.value.message
@@ -792,29 +804,45 @@ def test_bad_promotions_are_refused(tree, catalog, kwargs, field):
 
 def test_redeem_is_idempotent_per_reference_and_limited_per_customer(tree, catalog):
     promotion = make_code(tree, catalog, max_per_customer=2)
-    first = services.promotion_redeem(promotion=promotion, customer=tree["C11"], reference="o-1")
+    first = services.promotion_redeem(
+        actor=SYSTEM, promotion=promotion, customer=tree["C11"], reference="o-1"
+    )
     assert (
-        services.promotion_redeem(promotion=promotion, customer=tree["C11"], reference="o-1")
+        services.promotion_redeem(
+            actor=SYSTEM, promotion=promotion, customer=tree["C11"], reference="o-1"
+        )
         == first
     )
-    second = services.promotion_redeem(promotion=promotion, customer=tree["C11"], reference="o-2")
+    second = services.promotion_redeem(
+        actor=SYSTEM, promotion=promotion, customer=tree["C11"], reference="o-2"
+    )
     assert (first.slot, second.slot) == (1, 2)
     before = written()
     with pytest.raises(ValidationError, match="already used"):
-        services.promotion_redeem(promotion=promotion, customer=tree["C11"], reference="o-3")
+        services.promotion_redeem(
+            actor=SYSTEM, promotion=promotion, customer=tree["C11"], reference="o-3"
+        )
     with pytest.raises(Conflict):
-        services.promotion_redeem(promotion=promotion, customer=tree["C12"], reference="o-1")
+        services.promotion_redeem(
+            actor=SYSTEM, promotion=promotion, customer=tree["C12"], reference="o-1"
+        )
     with pytest.raises(ValidationError, match="does not buy from"):
-        services.promotion_redeem(promotion=promotion, customer=tree["C21"], reference="o-9")
+        services.promotion_redeem(
+            actor=SYSTEM, promotion=promotion, customer=tree["C21"], reference="o-9"
+        )
     assert written() == before
     assert AuditEvent.objects.filter(action="promotion.redeemed").count() == 2
 
 
 def test_redeem_respects_the_overall_limit(tree, catalog):
     promotion = make_code(tree, catalog, max_redemptions=1)
-    services.promotion_redeem(promotion=promotion, customer=tree["C11"], reference="o-1")
+    services.promotion_redeem(
+        actor=SYSTEM, promotion=promotion, customer=tree["C11"], reference="o-1"
+    )
     with pytest.raises(ValidationError, match="used up"):
-        services.promotion_redeem(promotion=promotion, customer=tree["C12"], reference="o-2")
+        services.promotion_redeem(
+            actor=SYSTEM, promotion=promotion, customer=tree["C12"], reference="o-2"
+        )
 
 
 def test_promotion_update_keeps_the_promise(tree, catalog):

@@ -1,6 +1,8 @@
-"""End to end: Chromium, the Box simulator and a real Celery worker. An anonymous visitor on a
-reseller's storefront orders Business with 5 seats and signs up; once the e-mail is verified
-the worker signs the customer up at Box (browser driver) and the order completes; the customer
+"""End to end: Chromium, the Box simulator, localstripe and a real Celery worker. An anonymous
+visitor on a reseller's storefront orders Business with 5 seats and signs up; once the e-mail
+is verified the order waits for payment, with nothing at Box; the customer pays by card on the
+order page (Stripe.js); only then does the worker sign the customer up at Box (browser driver)
+and the order completes; the customer
 assigns 2 seats and the simulator then holds exactly the admin plus those 2 users with their
 quotas; an upgrade to Business Plus and a seat reduction follow, and the pending charges are the
 worked cases' arithmetic for those dates."""
@@ -11,15 +13,24 @@ import uuid
 from datetime import date
 from decimal import Decimal
 from email import message_from_bytes, policy
+from pathlib import Path
 
 import pytest
 
 from catalog import services as catalog_services
+from orders import services as order_services
 from orders.models import Order, OrderState, SeatAssignment
+from payments.models import Payment, PaymentMethod
+from payments.pages.pay_box import DECLINES
 from portal import clock
+from portal.actors import system
 from portal.models import BrandDomain
-from provisioning.models import BoxUser
+from provisioning.models import BoxAccount, BoxUser
+from tests.factories import PASSWORD
+from tests.payments_support import DECLINED_ON_SAVE, GOOD, seller_account
 from tests.provisioning.conftest import box_users, point_at
+
+SYSTEM = system("tests")
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.slow]
 
@@ -51,7 +62,7 @@ def business_plus(tree, catalog):
     """Business Plus on sale at the provider and at the reseller R1 (25.00 a seat)."""
     plan = catalog.plans["business_plus"]
     catalog_services.price_create(
-        actor=None,
+        actor=SYSTEM,
         seller=tree["P"],
         plan=plan,
         audience="retail",
@@ -60,7 +71,7 @@ def business_plus(tree, catalog):
         recurring="24.00",
     )
     catalog_services.price_create(
-        actor=None,
+        actor=SYSTEM,
         seller=tree["P"],
         plan=plan,
         audience="wholesale",
@@ -69,11 +80,11 @@ def business_plus(tree, catalog):
         recurring="20.00",
     )
     catalog_services.offer_publish(
-        actor=None, seller=tree["P"], plan=plan, available_to_all_resellers=True
+        actor=SYSTEM, seller=tree["P"], plan=plan, available_to_all_resellers=True
     )
-    catalog_services.offer_publish(actor=None, seller=tree["R1"], plan=plan)
+    catalog_services.offer_publish(actor=SYSTEM, seller=tree["R1"], plan=plan)
     catalog_services.price_create(
-        actor=None,
+        actor=SYSTEM,
         seller=tree["R1"],
         plan=plan,
         audience="retail",
@@ -83,30 +94,43 @@ def business_plus(tree, catalog):
     )
 
 
+def worker_env(platform_sim, mail_dir) -> dict:
+    return {
+        "BOX_API_BASE_URL": platform_sim.url,
+        "BOX_UPLOAD_BASE_URL": platform_sim.url + "/api",
+        "BOX_OAUTH2_URL": platform_sim.url + "/api/oauth2",
+        "BOX_WEB_BASE_URL": platform_sim.url,
+        "BOX_MAILBOX_URL": platform_sim.url,
+        "BOX_RATE_LIMIT_PER_MINUTE": "0",
+        "BOX_JOB_BACKOFF_BASE_SECONDS": "0.2",
+        "PORTAL_TEST_EMAIL_DIR": str(mail_dir),
+    }
+
+
+def enter_card(page, number: str) -> None:
+    """Type a card into the card element (localstripe's fake one of Stripe.js)."""
+    element = page.get_by_test_id("card-element")
+    element.get_by_placeholder("number").fill(number)
+    element.get_by_placeholder("exp_month").fill("12")
+    element.get_by_placeholder("exp_year").fill("31")
+    element.get_by_placeholder("cvc").fill("123")
+    element.get_by_placeholder("postal_code").fill("10001")
+
+
 def test_storefront_order_to_box_users_and_an_upgrade(
-    live_server, page, tree, catalog, platform_sim, settings, celery_worker, tmp_path
+    live_server, page, tree, catalog, platform_sim, settings, celery_worker, tmp_path, stripe_sim
 ):
-    # given: Skyline (R1) on a host the browser reaches, Box pointing at the simulator
+    # given: Skyline (R1) on a host the browser reaches, taking cards through its own Stripe
+    # account, Box pointing at the simulator
     business_plus(tree, catalog)
+    seller_account(tree["R1"])
     BrandDomain.objects.create(brand=tree["R1"].brand, domain="skyline.localhost")
     point_at(settings, platform_sim)
     run = uuid.uuid4().hex[:8]
     settings.BOX_ADMIN_LOGIN_TEMPLATE = f"box-admin-{run}-{{subscription}}@admins.example.com"
     mail_dir = tmp_path / "mail"
     mail_dir.mkdir()
-    celery_worker.start(
-        queues=["default", "provisioning"],
-        env={
-            "BOX_API_BASE_URL": platform_sim.url,
-            "BOX_UPLOAD_BASE_URL": platform_sim.url + "/api",
-            "BOX_OAUTH2_URL": platform_sim.url + "/api/oauth2",
-            "BOX_WEB_BASE_URL": platform_sim.url,
-            "BOX_MAILBOX_URL": platform_sim.url,
-            "BOX_RATE_LIMIT_PER_MINUTE": "0",
-            "BOX_JOB_BACKOFF_BASE_SECONDS": "0.2",
-            "PORTAL_TEST_EMAIL_DIR": str(mail_dir),
-        },
-    )
+    celery_worker.start(queues=["default", "provisioning"], env=worker_env(platform_sim, mail_dir))
     clock.set_today(date(2027, 3, 1))
     port = live_server.url.rsplit(":", 1)[1]
     store = f"http://skyline.localhost:{port}"
@@ -133,6 +157,28 @@ def test_storefront_order_to_box_users_and_an_upgrade(
     page.goto(link)
     customer = order.customer
     page.wait_for_url(f"{store}/portal/{customer.pk}/orders/{order.pk}/")
+
+    # then: the order waits for its payment and nothing is set up at Box
+    order.refresh_from_db()
+    assert page.get_by_test_id("order-state").inner_text() == "Awaiting payment"
+    assert page.get_by_test_id("amount-due").inner_text() == "88.00 USD"
+    time.sleep(2)  # the worker is listening: give it the chance to do something wrong
+    assert not BoxAccount.objects.filter(customer=customer).exists()
+    assert (
+        platform_sim.control.mail(to=f"box-admin-{run}-{order.subscription_id}@admins.example.com")
+        == []
+    )
+
+    # when: the customer pays by card on the order page, with a new card
+    enter_card(page, GOOD)
+    page.get_by_test_id("pay-button").click()
+    page.get_by_test_id("pay-status").filter(has_text="Paid").wait_for(timeout=30000)
+    payment = Payment.objects.get(invoice__order=order)
+    assert (payment.state, payment.amount, payment.trigger) == (
+        "succeeded",
+        Decimal("88.00"),
+        "checkout",
+    )
 
     # then: the worker signs the customer up at Box and the order completes
     assert wait_for(lambda: Order.objects.get(pk=order.pk).state == OrderState.COMPLETED, 180), (
@@ -183,12 +229,18 @@ def test_storefront_order_to_box_users_and_an_upgrade(
     clock.set_today(date(2027, 3, 11))
     change = page.get_by_test_id("change-form")
     change.get_by_label("Plan").select_option(label="Business Plus (now, prorated)")
-    change.get_by_role("button", name="Change").click()
+    change.get_by_test_id("preview-change").click()
+    # ... see what it costs before anything happens, and confirm
+    page.get_by_test_id("confirm").wait_for()
+    assert page.get_by_test_id("preview-now-total").inner_text() == "30.49 USD"
+    assert not sub.charges.exists()
+    page.get_by_test_id("confirm").click()
     page.wait_for_load_state()
     # ... and go down to 4 seats, which waits for the end of the term
     change = page.get_by_test_id("change-form")
     change.get_by_label("Seats").fill("4")
-    change.get_by_role("button", name="Change").click()
+    change.get_by_test_id("preview-change").click()
+    page.get_by_test_id("confirm").click()
     page.wait_for_load_state()
     assert (
         "Scheduled for 1 Apr 2027: 5 → 4 seats."
@@ -207,3 +259,58 @@ def test_storefront_order_to_box_users_and_an_upgrade(
         120,
     )
     assert platform_sim.control.enterprise(account.box_enterprise_id)["plan"] == "business_plus"
+
+
+def test_a_declined_card_leaves_the_order_waiting_with_nothing_at_box(
+    live_server, page, paying, catalog, platform_sim, settings, celery_worker, tmp_path
+):
+    # given: Customer C11 of Skyline (R1), without invoice terms, orders Business with 3 seats;
+    # the worker listens and Box is the simulator
+    tree = paying
+    point_at(settings, platform_sim)
+    run = uuid.uuid4().hex[:8]
+    settings.BOX_ADMIN_LOGIN_TEMPLATE = f"box-admin-{run}-{{subscription}}@admins.example.com"
+    celery_worker.start(queues=["default", "provisioning"], env=worker_env(platform_sim, tmp_path))
+    clock.set_today(date(2027, 3, 1))
+    order = order_services.order_create(
+        actor=tree["C11.admin"],
+        customer=tree["C11"],
+        offer=catalog["R1.business"],
+        quantity=3,
+        term="monthly",
+        submit=True,
+    )
+    assert order.state == OrderState.AWAITING_PAYMENT
+
+    # when: its admin pays on the order page with a card the bank declines
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Email").fill("c11.admin@example.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign In").click()
+    page.wait_for_url(re.compile(r".*/portal/\d+/.*"))
+    page.goto(f"{live_server.url}/portal/{tree['C11'].pk}/orders/{order.pk}/")
+    assert page.get_by_test_id("amount-due").inner_text() == "52.80 USD"
+    enter_card(page, DECLINED_ON_SAVE)
+    page.get_by_test_id("pay-button").click()
+
+    # then: the page says so in plain words, and the form is there to try again
+    status = page.get_by_test_id("pay-status")
+    status.filter(has_text=DECLINES["card_declined"]).wait_for(timeout=30000)
+    assert page.get_by_test_id("pay-button").is_enabled()
+    shots = Path(__file__).resolve().parents[2] / "var"
+    shots.mkdir(exist_ok=True)
+    for width in (1280, 390):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=str(shots / f"pay-box-declined-{width}.png"), full_page=True)
+    # and nothing moved: no card kept, no payment, the order waits, nothing at Box
+    time.sleep(2)  # the worker is listening: give it the chance to do something wrong
+    order.refresh_from_db()
+    assert order.state == OrderState.AWAITING_PAYMENT
+    assert order.first_invoice.state == "issued"
+    assert not PaymentMethod.objects.filter(buyer=tree["C11"]).exists()
+    assert not Payment.objects.filter(invoice=order.first_invoice).exists()
+    assert not BoxAccount.objects.filter(customer=tree["C11"]).exists()
+    admin = f"box-admin-{run}-{order.subscription_id}@admins.example.com"
+    assert platform_sim.control.mail(to=admin) == []
+    page.reload()
+    assert page.get_by_test_id("order-state").inner_text() == "Awaiting payment"

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
 from catalog import services as catalog_services
 from orders import services
 from portal import clock
 from provisioning import engine
 from provisioning.connector.base import AccountState
+from tests.factories import SYSTEM
 from tests.provisioning.fakes import FakeConnector
 
 
@@ -34,24 +33,9 @@ class ManyAccountsConnector(FakeConnector):
         return AccountState(enterprise_id=self._enterprise(admin.login), authorized=True)
 
 
-@pytest.fixture
-def fake(settings):
-    settings.BOX_JOB_BACKOFF_BASE_SECONDS = 0.01
-    settings.BOX_JOB_BACKOFF_MAX_SECONDS = 0.05
-    settings.BOX_ENGINE_INLINE_WAIT_SECONDS = 1
-    return ManyAccountsConnector()
-
-
 def run_jobs(fake) -> int:
     """Carry out every due provisioning job now, with the recording connector."""
     return engine.run_until_idle(connector=fake, timeout=20)
-
-
-@pytest.fixture
-def frozen():
-    """``frozen(day)`` moves the portal's calendar for the rest of the test."""
-    yield clock.set_today
-    clock.set_today(None)
 
 
 def subscribe(
@@ -73,7 +57,7 @@ def subscribe(
     org = tree[customer]
     if not trial and catalog[offer].trial_days:
         catalog_services.trial_redeem(
-            customer=org, offer=catalog[offer], started_on=date(2026, 1, 1)
+            actor=SYSTEM, customer=org, offer=catalog[offer], started_on=date(2026, 1, 1)
         )
     order = services.order_create(
         actor=tree[f"{customer}.admin"],

@@ -9,9 +9,12 @@ from django.db import close_old_connections
 
 from orders import services
 from orders.models import Order, SeatAssignment
+from portal.actors import system
 from portal.errors import ApplicationError
 from portal.models import Organization, User
 from tests.orders.conftest import subscribe
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,7 +70,7 @@ def test_seats_racing_for_the_last_places_never_exceed_the_purchase(tree, catalo
 
     def assign(i):
         return services.seat_assign(
-            actor=None, subscription=sub, email=f"r{i}@pc1.test", name=f"Racer {i}"
+            actor=SYSTEM, subscription=sub, email=f"r{i}@pc1.test", name=f"Racer {i}"
         ).pk
 
     results = in_threads(8, assign)

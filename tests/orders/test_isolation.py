@@ -9,8 +9,11 @@ from rest_framework.test import APIClient
 from billing.models import Charge
 from orders import services
 from orders.models import Order, SeatAssignment, Subscription, SubscriptionChange
+from portal.actors import system
 from provisioning.models import ProvisioningJob
 from tests.orders.conftest import subscribe
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +60,9 @@ def victim(tree, catalog, fake):
             tree, catalog, fake, customer=key, offer=OFFER_OF[key], quantity=3, day=date(2027, 1, 1)
         )
         seat = services.seat_assign(
-            actor=None, subscription=sub, email=f"v@{key.lower()}.test", name="Victim"
+            actor=SYSTEM, subscription=sub, email=f"v@{key.lower()}.test", name="Victim"
         )
-        change = services.subscription_change(actor=None, subscription=sub, term="annual")
+        change = services.subscription_change(actor=SYSTEM, subscription=sub, term="annual")
         draft = services.order_create(
             actor=tree[f"{key}.admin"],
             customer=tree[key],

@@ -11,10 +11,11 @@ from billing.models import Charge
 from orders import services
 from orders.models import Order, OrderState, SellerPolicy, Subscription, SubscriptionStatus
 from portal import clock
-from portal.errors import Conflict, PermissionDenied, ValidationError
+from portal.errors import Conflict, PermissionDenied, Unprocessable, ValidationError
 from portal.models import AuditEvent, Organization
 from provisioning.connector.base import PermanentError
 from provisioning.models import BoxAccount, ProvisioningJob
+from tests.catalog.builders import price
 from tests.orders.conftest import run_jobs
 
 pytestmark = pytest.mark.django_db
@@ -147,7 +148,7 @@ def test_who_may_not_order(tree, catalog, actor, customer):
 def test_bad_orders_are_refused_and_write_nothing(tree, catalog):
     admin = tree["C11.admin"]
     before = counts()
-    with pytest.raises(ValidationError, match="is not sold to Customer C11"):
+    with pytest.raises(ValidationError) as foreign:
         services.order_create(
             actor=admin,
             customer=tree["C11"],
@@ -155,6 +156,8 @@ def test_bad_orders_are_refused_and_write_nothing(tree, catalog):
             quantity=3,
             term="monthly",
         )
+    # another seller's offer is not named, not even confirmed to exist
+    assert foreign.value.message == "No such offer is sold to this customer."
     with pytest.raises(ValidationError) as exc:
         services.order_create(
             actor=admin,
@@ -211,8 +214,13 @@ def test_the_same_idempotency_key_gives_the_same_order(tree, catalog, fake):
         1,
         1,
     )
-    with pytest.raises(Conflict, match="another customer"):
-        services.order_create(**{**kwargs, "actor": tree["C12.admin"], "customer": tree["C12"]})
+    # the same key for another customer is another key: a new order, nothing of the first
+    other = services.order_create(**{**kwargs, "actor": tree["C12.admin"], "customer": tree["C12"]})
+    assert other.pk != first.pk and other.customer == tree["C12"]
+    # the same key with another request is refused and writes nothing
+    with pytest.raises(Unprocessable, match="already used for a different request"):
+        services.order_create(**{**kwargs, "quantity": 4})
+    assert Order.objects.count() == 2
 
 
 def test_drafts_are_edited_then_submitted_with_a_fresh_price(tree, catalog, fake):
@@ -334,6 +342,21 @@ def test_checkout_waits_for_the_email_then_goes_on(tree, catalog, fake):
     address.save()
     services.orders_resume_after_verification(user=address.user)
     order.refresh_from_db()
+    # then its first invoice is issued and the order waits for payment: nothing at Box yet
+    assert order.state == OrderState.AWAITING_PAYMENT
+    assert order.first_invoice.state == "issued"
+    assert not BoxAccount.objects.filter(customer=order.customer).exists()
+    # paid (here by a bank transfer the seller records), it is provisioned
+    from payments.services.collect import payment_record_offline
+
+    payment_record_offline(
+        actor=tree["R1.billing"],
+        invoice=order.first_invoice,
+        amount=order.first_total,
+        source="transfer",
+        reference="BANK-1",
+    )
+    order.refresh_from_db()
     assert order.state == OrderState.PROVISIONING
     run_jobs(fake)
     order.refresh_from_db()
@@ -404,7 +427,7 @@ def test_a_seller_that_approves_new_customers(tree, catalog, fake):
     services.customer_approve(actor=tree["R2.admin"], customer=customer)
     order.refresh_from_db()
     customer.refresh_from_db()
-    assert (customer.status, order.state) == ("active", "provisioning")
+    assert (customer.status, order.state) == ("active", "awaiting_payment")
 
 
 def test_a_failed_box_step_fails_the_order_and_a_retry_completes_it(tree, catalog, fake):
@@ -466,3 +489,37 @@ def test_orders_use_the_portals_calendar(tree, catalog, frozen):
     assert order.subscription.current_period_start == date(2027, 6, 30)
     assert order.subscription.current_period_end == date(2027, 7, 30)
     assert clock.today() == date(2027, 6, 30)
+
+
+def test_an_order_waiting_for_approval_keeps_the_price_it_was_quoted(tree, catalog, frozen):
+    # given: R1 approves its customers' orders; C11 orders 3 seats at 16.00 on 1 March
+    frozen(date(2027, 3, 1))
+    services.seller_policy_update(
+        actor=tree["R1.admin"], seller=tree["R1"], approve_orders=True, approve_new_customers=False
+    )
+    order = services.order_create(
+        actor=tree["C11.admin"],
+        customer=tree["C11"],
+        offer=catalog["R1.business"],
+        quantity=3,
+        term="monthly",
+        submit=True,
+    )
+    assert order.state == OrderState.AWAITING_APPROVAL
+    quoted = [(line.kind, line.amount) for line in order.lines.all()]
+    assert quoted == [("recurring", Decimal("48.00")), ("tax", Decimal("4.80"))]
+    # when: R1 raises its price, and approves the order five days later
+    price(tree["R1"], catalog.plans["business"], "25.00", valid_from=date(2027, 3, 2))
+    frozen(date(2027, 3, 6))
+    approved = services.order_approve(actor=tree["R1.sales"], order=order)
+    # then: the subscription runs at the quoted 16.00 from the day of approval; the lines
+    # the customer agreed to are unchanged
+    sub = approved.subscription
+    assert sub.unit_price == Decimal("16.00")
+    assert (sub.current_period_start, sub.current_period_end) == (
+        date(2027, 3, 6),
+        date(2027, 4, 6),
+    )
+    assert [(line.kind, line.amount) for line in approved.lines.all()] == quoted
+    assert approved.first_total == Decimal("52.80")
+    assert approved.quote["first_invoice"]["start"] == "2027-03-06"

@@ -12,6 +12,13 @@ from tests.orders.conftest import run_jobs, subscribe
 
 pytestmark = pytest.mark.django_db
 
+TOKEN = re.compile(r'name="token" value="([A-Za-z0-9_-]+)"')
+
+
+def issued_token(client, url: str, **extra) -> str:
+    """The one-time token the page issued to this client's session."""
+    return TOKEN.search(client.get(url, **extra).content.decode()).group(1)
+
 
 def test_checkout_page_shows_the_estimate_then_registers_and_orders(
     tree, catalog, client, django_capture_on_commit_callbacks
@@ -22,7 +29,7 @@ def test_checkout_page_shows_the_estimate_then_registers_and_orders(
     body = page.content.decode()
     assert page.status_code == 200
     assert 'data-testid="estimate-total"' in body and "88.00" in body  # 5 x 16.00 + 10 %
-    token = re.search(r'name="token" value="([0-9a-f]+)"', body).group(1)
+    token = TOKEN.search(body).group(1)
     form = {
         "seats": 5,
         "term": "monthly",
@@ -55,12 +62,14 @@ def test_checkout_page_shows_the_estimate_then_registers_and_orders(
 def test_checkout_errors_are_shown_and_nothing_is_written(tree, catalog, client):
     url = f"/offers/{catalog['R1.business'].pk}/order/"
     before = (Organization.objects.count(), Order.objects.count(), User.objects.count())
+    t1 = issued_token(client, url, HTTP_HOST="r1.test")
+    t2 = issued_token(client, url, HTTP_HOST="r1.test")
     body = client.post(
         url,
         {
             "seats": 1,
             "term": "monthly",
-            "token": "t1",
+            "token": t1,
             "action": "order",
             "company_name": "",
             "full_name": "K",
@@ -77,7 +86,7 @@ def test_checkout_errors_are_shown_and_nothing_is_written(tree, catalog, client)
         {
             "seats": 3,
             "term": "monthly",
-            "token": "t2",
+            "token": t2,
             "action": "order",
             "company_name": "Dup",
             "full_name": "Dup",
@@ -103,6 +112,7 @@ def test_a_signed_in_customer_orders_from_the_portal(tree, catalog, client, fake
     url = f"/portal/{tree['C11'].pk}/orders/new/?offer={offer.pk}&seats=3"
     body = client.get(url).content.decode()
     assert "52.80" in body  # 3 x 16.00 + 10 %
+    token = TOKEN.search(body).group(1)
     done = client.post(
         f"/portal/{tree['C11'].pk}/orders/new/",
         {
@@ -110,7 +120,7 @@ def test_a_signed_in_customer_orders_from_the_portal(tree, catalog, client, fake
             "seats": 3,
             "term": "monthly",
             "code": "",
-            "token": "tok-portal",
+            "token": token,
             "action": "order",
         },
     )
@@ -118,7 +128,8 @@ def test_a_signed_in_customer_orders_from_the_portal(tree, catalog, client, fake
     assert done["Location"] == f"/portal/{tree['C11'].pk}/orders/{order.pk}/"
     assert order.state == "provisioning"
     page = client.get(done["Location"]).content.decode()
-    assert "Setting it up at Box" in page and "account.signup" in page
+    assert "Setting it up at Box" in page and "Open your Box account" in page
+    assert "account.signup" not in page
     run_jobs(fake)
     page = client.get(done["Location"]).content.decode()
     assert 'data-testid="order-state">Completed<' in page
@@ -128,6 +139,7 @@ def test_staff_order_for_a_customer_from_the_console(tree, catalog, client):
     client.force_login(tree["R1.sales"])
     base = f"/console/{tree['R1'].pk}/orders/new/"
     step = client.get(base + f"?customer={tree['C12'].pk}").content.decode()
+    token = TOKEN.search(step).group(1)
     assert "Reseller R1" in step and "Customer C12" in step
     assert "Customer C21" not in step  # another reseller's customer is not offered
     done = client.post(
@@ -139,7 +151,7 @@ def test_staff_order_for_a_customer_from_the_console(tree, catalog, client):
             "term": "monthly",
             "code": "",
             "note": "By phone",
-            "token": "tok-staff",
+            "token": token,
             "action": "order",
         },
     )
@@ -190,11 +202,26 @@ def test_csv_import_page_reports_rows(tree, catalog, client, fake):
     upload = SimpleUploadedFile(
         "seats.csv", b"email,name\nz@pc1.test,Zed\nbad,Bad\n", content_type="text/csv"
     )
-    body = client.post(
-        f"/portal/{tree['PC1'].pk}/subscriptions/{sub.pk}/", {"action": "import", "file": upload}
-    ).content.decode()
+    url = f"/portal/{tree['PC1'].pk}/subscriptions/{sub.pk}/"
+    preview = client.post(url, {"action": "import", "file": upload}).content.decode()
+    # first the preview: who would get a seat, nothing assigned yet
+    assert 'data-testid="preview-rows"' in preview and "Enter a valid e-mail address." in preview
+    assert "Assign 1 seat<" in preview
+    assert SeatAssignment.objects.filter(subscription=sub).count() == 0
+    confirm = {
+        "action": "confirm_import",
+        "csv": re.search(r"<textarea name=\"csv\" hidden>(.*?)</textarea>", preview, re.S).group(1),
+        "fingerprint": re.search(r'name="fingerprint" value="(\w+)"', preview).group(1),
+        "token": TOKEN.search(preview).group(1),
+    }
+    done = client.post(url, confirm)
+    assert (done.status_code, done["Location"]) == (302, url)
+    body = client.get(url).content.decode()
     assert 'data-testid="import-report"' in body
     assert "Enter a valid e-mail address." in body
+    assert SeatAssignment.objects.filter(subscription=sub).count() == 1
+    # reloading the page does not repeat the import, and the report was shown once
+    assert 'data-testid="import-report"' not in client.get(url).content.decode()
     assert SeatAssignment.objects.filter(subscription=sub).count() == 1
 
 

@@ -7,12 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from billing.models import Charge
+from billing.models import Charge, CreditNote
 from orders import services
 from orders.models import ChangeState, OrderState, SeatAssignment, SubscriptionStatus
 from portal import clock
 from portal.errors import Conflict, PermissionDenied, ValidationError
 from provisioning.models import BoxUser, ProvisioningJob
+from tests.factories import SYSTEM
 from tests.orders.conftest import run_jobs, subscribe
 
 pytestmark = pytest.mark.django_db
@@ -137,7 +138,7 @@ def test_downgrades_and_fewer_seats_wait_for_the_end_of_the_term(tree, catalog, 
     [change] = sub.changes.filter(state=ChangeState.SCHEDULED)
     assert (change.to_quantity, change.to_term) == (4, "annual")
     # at the renewal the change applies and Box follows
-    services.subscription_renew(subscription=sub, today=date(2027, 2, 1))
+    services.subscription_renew(actor=SYSTEM, subscription=sub, today=date(2027, 2, 1))
     sub.refresh_from_db()
     assert (sub.quantity, sub.term, sub.current_period_start, sub.current_period_end) == (
         4,
@@ -151,7 +152,7 @@ def test_downgrades_and_fewer_seats_wait_for_the_end_of_the_term(tree, catalog, 
         == 1
     )
     # renewing again the same day changes nothing
-    services.subscription_renew(subscription=sub, today=date(2027, 2, 1))
+    services.subscription_renew(actor=SYSTEM, subscription=sub, today=date(2027, 2, 1))
     sub.refresh_from_db()
     assert sub.current_period_start == date(2027, 2, 1)
 
@@ -223,7 +224,7 @@ def test_changes_during_a_trial_cost_nothing(tree, catalog, fake):
     services.subscription_change(actor=tree["PC1.admin"], subscription=sub, quantity=6)
     assert Charge.objects.filter(subscription=sub).count() == 0
     # the trial ends: the first paid period starts and is priced
-    services.subscription_renew(subscription=sub, today=date(2027, 1, 15))
+    services.subscription_renew(actor=SYSTEM, subscription=sub, today=date(2027, 1, 15))
     sub.refresh_from_db()
     assert (sub.status, sub.quantity, sub.current_period_start, sub.current_period_end) == (
         "active",
@@ -264,7 +265,7 @@ def test_cancel_at_the_end_of_the_term_by_default(tree, catalog, fake):
     assert (sub.status, sub.cancel_at_period_end) == ("active", True)
     with pytest.raises(Conflict, match="withdraw the cancellation first"):
         services.subscription_change(actor=tree["PC1.admin"], subscription=sub, quantity=4)
-    services.subscription_renew(subscription=sub, today=date(2027, 2, 1))
+    services.subscription_renew(actor=SYSTEM, subscription=sub, today=date(2027, 2, 1))
     sub.refresh_from_db()
     assert (sub.status, sub.cancelled_on) == ("cancelled", date(2027, 2, 1))
     assert sub.box_account.jobs.filter(operation="account.cancel").count() == 1
@@ -282,16 +283,17 @@ def test_staff_end_it_now_with_a_credit(tree, catalog, fake):
     order = services.subscription_cancel(actor=tree["P.admin"], subscription=sub, immediately=True)
     sub.refresh_from_db()
     assert (sub.status, sub.cancelled_on) == ("cancelled", date(2027, 1, 23))
-    # 4 x 15.00 x 9/31 = 17.419... -> 17.42
-    assert charges(sub) == [
-        (
-            "credit",
-            "Unused Business, 4 seats, 9 of 31 days",
-            Decimal("4.0000"),
-            Decimal("15.0000"),
-            Decimal("-17.42"),
-        )
+    # the unused 9 of 31 days are credited on the invoice that billed January:
+    # 4 x 15.00 x 9/31 = 17.419... -> 17.42, and its 10 % tax 1.74
+    note = CreditNote.objects.get()
+    assert note.invoice == sub.invoice_lines.get(kind="recurring", billed_by=sub.seller).invoice
+    assert [(x.kind, x.amount) for x in note.lines.order_by("position")] == [
+        ("recurring", Decimal("17.42")),
+        ("tax", Decimal("1.74")),
     ]
+    assert (note.total, note.number) == (Decimal("19.16"), "CN-2027-00001")
+    assert "9 of 31 days unused" in note.reason
+    assert charges(sub) == []  # nothing left waiting to be billed
     run_jobs(fake)
     order.refresh_from_db()
     assert order.state == OrderState.COMPLETED

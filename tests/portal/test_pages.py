@@ -5,7 +5,10 @@ import re
 import pytest
 from django.core import mail
 
+from portal.actors import system
 from portal.models import AuditEvent, BrandDomain, Invitation, Membership, Organization, User
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +37,7 @@ def test_dashboard_offers_a_choice_with_several_memberships(tree, client):
     from portal import services
 
     user = tree["C11.billing"]
-    services.membership_create(actor=None, organization=tree["C12"], user=user, role="member")
+    services.membership_create(actor=SYSTEM, organization=tree["C12"], user=user, role="member")
     client.force_login(user)
     body = client.get("/dashboard/").content.decode()
     assert f"/portal/{tree['C11'].pk}/" in body and f"/portal/{tree['C12'].pk}/" in body
@@ -329,3 +332,20 @@ def test_the_longest_matching_nav_item_is_the_active_one(tree, client):
     body = client.get(f"/console/{tree['R1'].pk}/customers/new/").content.decode()
     assert body.count('class="active"') == 1
     assert f'href="/console/{tree["R1"].pk}/customers/" class="active"' in body
+
+
+def test_a_customer_signed_in_on_another_sellers_host_is_sent_to_its_own(client, tree):
+    # given: C11 buys from R1 (r1.test); its admin is signed in on R2's storefront host
+    client.force_login(tree["C11.admin"])
+    url = f"/portal/{tree['C11'].pk}/"
+    # when: it opens its portal there
+    response = client.get(url, HTTP_HOST="r2.test")
+    # then: it is sent to the same page on R1's host, and sees nothing under R2's brand
+    assert response.status_code == 302
+    assert response["Location"] == f"http://r1.test{url}"
+    # on its own seller's host (and on a host no seller claims) the portal opens
+    assert client.get(url, HTTP_HOST="r1.test").status_code == 200
+    assert client.get(url).status_code == 200
+    # someone else's portal is still a 404 on any host, never a redirect naming a host
+    assert client.get(f"/portal/{tree['C21'].pk}/", HTTP_HOST="r1.test").status_code == 404
+    assert client.get(f"/portal/{tree['C21'].pk}/", HTTP_HOST="r2.test").status_code == 404

@@ -8,6 +8,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from portal import services
+from portal.actors import system
 from portal.errors import ApplicationError, Conflict, NotFound, PermissionDenied, ValidationError
 from portal.models import (
     AuditEvent,
@@ -20,6 +21,8 @@ from portal.models import (
     User,
 )
 from tests.factories import PASSWORD, make_user
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +110,7 @@ def test_an_agent_creating_a_customer_is_assigned_to_it(tree):
 
 def test_there_is_only_one_provider(tree):
     with pytest.raises(Conflict):
-        services.provider_create(name="Second")
+        services.provider_create(actor=SYSTEM, name="Second")
     with pytest.raises(IntegrityError), transaction.atomic():
         Organization.objects.create(kind="provider", name="Sneaky", path="/x/")
 

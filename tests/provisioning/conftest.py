@@ -9,7 +9,10 @@ import pytest
 from django.conf import settings as django_settings
 
 from boxsim.testing import SimulatorError
+from portal.actors import system
 from provisioning.connector.api_driver import _CLIENTS
+
+SYSTEM = system("tests")
 
 _enterprise_seq = itertools.count(1)
 
@@ -66,7 +69,7 @@ def link_account(customer, enterprise: dict, *, seats=None, plan="business"):
         admin_login=enterprise["admin_login"],
         admin_name="Primary Admin",
         admin_password=enterprise["admin_password"],
-        actor=None,
+        actor=SYSTEM,
     )
 
 

@@ -7,11 +7,14 @@ from pathlib import Path
 import pytest
 from django.conf import settings as django_settings
 
+from portal.actors import system
 from provisioning import engine, services
 from provisioning.connector.base import SignupRequest, WebLogin
 from provisioning.connector.browser_driver import BrowserDriver
 from provisioning.models import JobLogEntry, JobState
 from tests.browser import CHROMIUM_ARGS, CHROMIUM_PATH
+
+SYSTEM = system("tests")
 
 pytestmark = [pytest.mark.django_db, pytest.mark.browser, pytest.mark.slow]
 
@@ -53,9 +56,10 @@ def test_signup_verify_authorise_change_plan_and_seats_then_cancel(
     assert len(control.mail(to=admin_email)) == 1
 
     # when: the plan, then the number of seats change, and a user is added through the API
-    services.box_account_change_plan(account=account, plan_code="enterprise", seats=5)
-    services.box_account_change_seats(account=account, seats=8)
+    services.box_account_change_plan(actor=SYSTEM, account=account, plan_code="enterprise", seats=5)
+    services.box_account_change_seats(actor=SYSTEM, account=account, seats=8)
     services.box_user_create(
+        actor=SYSTEM,
         account=account,
         login=f"first-{platform_sim.port}@fresh-customer.example.com",
         name="First User",
@@ -83,7 +87,7 @@ def test_signup_verify_authorise_change_plan_and_seats_then_cancel(
     assert len(control.mail(to=admin_email)) == 1
 
     # when: the account is cancelled
-    services.box_account_cancel(account=account)
+    services.box_account_cancel(actor=SYSTEM, account=account)
     engine.run_until_idle([account.pk], timeout=120)
     account.refresh_from_db()
     assert account.status == "cancelled"
@@ -106,10 +110,11 @@ def test_a_refused_page_fails_the_job_with_a_screenshot(tree, platform_sim, sim_
         admin_password=enterprise["admin_password"],
         api_client_id="no-such-platform-app",
         api_client_secret="whatever-secret-1",
-        actor=None,
+        actor=SYSTEM,
     )
     account.jobs.update(state=JobState.CANCELLED)  # no API step for this one
     job = services.job_enqueue(
+        actor=SYSTEM,
         account=account,
         operation="account.authorize_app",
         payload={},

@@ -8,6 +8,7 @@ import pytest
 
 from provisioning import engine, services
 from provisioning.models import BoxUser, JobLogEntry, JobState, ProvisioningJob
+from tests.factories import SYSTEM
 from tests.provisioning.conftest import box_users, link_account, new_enterprise, point_at
 
 pytestmark = [pytest.mark.django_db, pytest.mark.slow]
@@ -22,6 +23,7 @@ def test_200_creations_with_ten_percent_faults_leave_exactly_200_users(tree, own
     account = link_account(tree["C11"], enterprise)
     for i in range(USERS):
         services.box_user_create(
+            actor=SYSTEM,
             account=account,
             login=f"person{i:03d}@faults.example.com",
             name=f"Person {i:03d}",

@@ -4,11 +4,14 @@ asking for another part's Box account or job, gets 404 and changes nothing."""
 import pytest
 from rest_framework.test import APIClient
 
+from portal.actors import system
 from portal.models import AuditEvent
 from provisioning import engine, services
 from provisioning.connector.base import PermanentError
 from provisioning.models import BoxAccount, BoxUser, DriftItem, JobState, ProvisioningJob
 from tests.provisioning.fakes import FakeConnector
+
+SYSTEM = system("tests")
 
 pytestmark = pytest.mark.django_db
 
@@ -53,9 +56,10 @@ def victim(tree, settings):
             admin_login=f"admin@{key.lower()}.example.com",
             admin_name="Admin",
             admin_password="Admin-password-1",
-            actor=None,
+            actor=SYSTEM,
         )
         services.box_user_create(
+            actor=SYSTEM,
             account=account,
             login=f"x@{key.lower()}.example.com",
             name="X",

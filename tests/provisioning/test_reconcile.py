@@ -7,6 +7,7 @@ from django.conf import settings as django_settings
 from boxsim.testing import box_client
 from provisioning import engine, reconcile, services
 from provisioning.models import BoxUser, DriftItem, DriftKind
+from tests.factories import SYSTEM
 from tests.provisioning.conftest import link_account, new_enterprise
 
 pytestmark = pytest.mark.django_db
@@ -21,6 +22,7 @@ def test_reconcile_reports_each_kind_of_drift_and_collects_usage(tree, platform_
     domain = f"recon{enterprise['enterprise_id']}.example.com"
     for i in range(4):
         services.box_user_create(
+            actor=SYSTEM,
             account=account,
             login=f"u{i}@{domain}",
             name=f"User {i}",
@@ -43,10 +45,14 @@ def test_reconcile_reports_each_kind_of_drift_and_collects_usage(tree, platform_
     platform_sim.control.set_space_used(users["u0"].box_user_id, 123_456_789)
     # and a user being created right now (its job has not run)
     services.box_user_create(
-        account=account, login=f"u4@{domain}", name="User 4", external_app_user_id="seat-4"
+        actor=SYSTEM,
+        account=account,
+        login=f"u4@{domain}",
+        name="User 4",
+        external_app_user_id="seat-4",
     )
     # when
-    report = reconcile.account_reconcile(account)
+    report = reconcile.account_reconcile(account, actor=SYSTEM)
     # then
     assert (report.box_users, report.opened, report.resolved) == (6, 5, 0)
     open_items = DriftItem.objects.filter(account=account, resolved_at__isnull=True)
@@ -71,13 +77,13 @@ def test_reconcile_reports_each_kind_of_drift_and_collects_usage(tree, platform_
 
     # when: nothing changes, the items stay open with their first detection time
     detected = dict(open_items.values_list("kind", "detected_at"))
-    report = reconcile.account_reconcile(account)
+    report = reconcile.account_reconcile(account, actor=SYSTEM)
     assert (report.opened, report.still_open, report.resolved) == (0, 5, 0)
     assert dict(open_items.values_list("kind", "detected_at")) == detected
 
     # when: the status is put right at Box, that item is resolved
     client.users.update_user_by_id(users["u3"].box_user_id, status="active")
-    report = reconcile.account_reconcile(account)
+    report = reconcile.account_reconcile(account, actor=SYSTEM)
     assert (report.opened, report.still_open, report.resolved) == (0, 4, 1)
     resolved = DriftItem.objects.get(account=account, resolved_at__isnull=False)
     assert resolved.kind == DriftKind.STATUS_MISMATCH

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from provisioning import services
 from provisioning.models import JobLogEntry, JobState, ProvisioningJob
+from tests.factories import SYSTEM
 from tests.provisioning.conftest import box_users, link_account, new_enterprise, point_at
 
 pytestmark = [pytest.mark.worker, pytest.mark.slow]
@@ -55,6 +56,7 @@ def test_a_killed_worker_leaves_no_duplicate_and_a_new_worker_finishes(
     with transaction.atomic():
         for i in range(USERS):
             services.box_user_create(
+                actor=SYSTEM,
                 account=account,
                 login=f"member{i:02d}@killed.example.com",
                 name=f"Member {i:02d}",

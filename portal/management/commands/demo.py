@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 from django.conf import settings
 from django.core.management import call_command
@@ -111,11 +110,31 @@ class Command(BaseCommand):
             # The Box simulator is up before seeding, so the seed can make Box accounts in it.
             if _wait_for_port(BOXSIM_PORT, timeout=20):
                 os.environ["PORTAL_DEMO_BOXSIM_URL"] = f"http://127.0.0.1:{BOXSIM_PORT}"
-        self.stdout.write("Seeding demo data...")
-        world = seed()
+        # localstripe is up before seeding too: the sellers' Stripe keys are checked against it
+        # and the demo customers' cards are saved and charged there while the history plays.
         start(
-            "localstripe", [str(Path(python).with_name("localstripe")), "--port", str(STRIPE_PORT)]
+            "localstripe",
+            [
+                python,
+                "-m",
+                "payments.localstripe",
+                "--port",
+                str(STRIPE_PORT),
+                "--state",
+                str(settings.VAR_DIR / "localstripe.pickle"),
+            ],
         )
+        stripe_url = f"http://127.0.0.1:{STRIPE_PORT}"
+        hooks = f"http://127.0.0.1:{port}"
+        env["STRIPE_API_BASE"] = stripe_url
+        env["STRIPE_WEBHOOK_BASE_URL"] = hooks
+        settings.STRIPE_API_BASE = stripe_url
+        settings.STRIPE_WEBHOOK_BASE_URL = hooks
+        if _wait_for_port(STRIPE_PORT, timeout=20):
+            os.environ["PORTAL_DEMO_STRIPE_URL"] = stripe_url
+        os.environ["PORTAL_DEMO_PROVISION"] = "inline"
+        self.stdout.write("Seeding demo data (the first time, about two minutes)...")
+        world = seed()
         start(
             "worker",
             [
@@ -135,7 +154,8 @@ class Command(BaseCommand):
         )
         start("beat", [python, "-m", "celery", "-A", "portal", "beat", "-l", "info"])
         start("web", [python, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"])
-        if not _wait_for_port(port):
+        # A loaded machine can take a while over Django's system checks.
+        if not _wait_for_port(port, timeout=180):
             self._stop(processes)
             raise CommandError(f"The web server did not start; see {logs / 'web.log'}.")
         self._banner(world, port)
