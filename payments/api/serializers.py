@@ -4,7 +4,14 @@ strings with the currency beside them."""
 
 from rest_framework import serializers
 
-from payments.models import Dunning, Payment, PaymentMethod, PaymentSource, Refund
+from payments.models import (
+    BuyerAccount,
+    Dunning,
+    Payment,
+    PaymentMethod,
+    PaymentSource,
+    Refund,
+)
 from portal.api.fields import Serializer
 
 
@@ -127,3 +134,26 @@ class DunningSerializer(serializers.ModelSerializer):
             "last_error",
         ]
         read_only_fields = fields
+
+
+class PaymentAccountSerializer(serializers.ModelSerializer):
+    """How a customer pays its seller: automatic payment, invoice terms, the default card."""
+
+    customer = serializers.IntegerField(source="buyer_id", read_only=True)
+    seller = serializers.IntegerField(source="seller_id", read_only=True)
+    default_card = serializers.SerializerMethodField()
+
+    class Meta:
+        model = BuyerAccount
+        fields = ["id", "customer", "seller", "autopay", "invoice_terms_days", "default_card"]
+        read_only_fields = fields
+
+    def get_default_card(self, account) -> int | None:
+        cards = getattr(account.buyer, "default_cards", None)
+        return cards[0].pk if cards else None
+
+
+class AutopaySerializer(Serializer):
+    enabled = serializers.BooleanField(
+        help_text="true: charge the default card when an invoice is issued; false: stop."
+    )

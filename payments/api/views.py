@@ -5,7 +5,7 @@ the buyer's own admins and billing people (``payments.cards``); offline payments
 only by the seller's admins and billing staff (``payments.manage``). Every id is looked up
 inside what the caller may see first, so another tenant's object is the same 404 as none."""
 
-from django.db.models import Sum
+from django.db.models import Prefetch, Sum
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.decorators import action
@@ -15,6 +15,7 @@ from billing.selectors import _billing_buyers_q, visible_invoices
 from payments.api import serializers as s
 from payments.models import (
     BalanceEntry,
+    BuyerAccount,
     Dunning,
     DunningStage,
     Payment,
@@ -24,7 +25,7 @@ from payments.models import (
     Refund,
     RefundState,
 )
-from payments.services.cards import card_remove, card_set_default
+from payments.services.cards import autopay_set, card_remove, card_set_default
 from payments.services.collect import payment_record_offline
 from portal.api.base import TenantViewSet
 from portal.errors import NotFound
@@ -69,6 +70,47 @@ class PaymentMethodViewSet(TenantViewSet):
         card = self.get_visible(pk, action="payments.cards")
         card = card_set_default(actor=request.user, card=card)
         return Response(s.PaymentMethodSerializer(card).data)
+
+
+class PaymentAccountViewSet(TenantViewSet):
+    """How each customer pays its seller: automatic payment on or off (turned by the buyer's own
+    admins and billing people), invoice terms (granted by the seller), the default card."""
+
+    model = BuyerAccount
+    serializer_class = s.PaymentAccountSerializer
+    owner = "buyer"
+    not_found_message = "No such payment account."
+    query_params = {"list": (id_param("customer", lookup="buyer_id"),)}
+
+    def visible_queryset(self, request):
+        cards = PaymentMethod.objects.filter(is_default=True, removed_at__isnull=True)
+        return (
+            BuyerAccount.objects.filter(_billing_buyers_q(request.user))
+            .select_related("buyer")
+            .prefetch_related(Prefetch("buyer__cards", queryset=cards, to_attr="default_cards"))
+            .order_by("buyer_id")
+        )
+
+    @extend_schema(summary="Payment accounts of the customers the caller may see")
+    def list(self, request):
+        return self.list_visible()
+
+    @extend_schema(summary="A customer's payment account")
+    def retrieve(self, request, pk=None):
+        return Response(s.PaymentAccountSerializer(self.get_visible(pk)).data)
+
+    @extend_schema(
+        request=s.AutopaySerializer,
+        responses=s.PaymentAccountSerializer,
+        summary="Turn automatic payment on or off (on needs a default card)",
+    )
+    @action(detail=True, methods=["post"])
+    def autopay(self, request, pk=None):
+        account = self.get_visible(pk, action="payments.cards")
+        ser = s.AutopaySerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        autopay_set(actor=request.user, buyer=account.buyer, enabled=ser.validated_data["enabled"])
+        return Response(s.PaymentAccountSerializer(self.get_visible(pk)).data)
 
 
 class PaymentViewSet(TenantViewSet):

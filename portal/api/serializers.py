@@ -22,6 +22,9 @@ class UserBriefSerializer(serializers.ModelSerializer):
 
 class OrganizationSerializer(serializers.ModelSerializer):
     contact_email = serializers.CharField(read_only=True, help_text="An e-mail address, or empty.")
+    language = serializers.CharField(
+        read_only=True, help_text="Its pages' language (en, de), or empty for its seller's."
+    )
 
     class Meta:
         model = Organization

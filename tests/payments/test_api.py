@@ -20,7 +20,7 @@ from payments.models import BalanceEntry, Dunning, Payment, PaymentMethod, Refun
 from payments.services.collect import payment_charge, payment_open, payment_record_offline
 from payments.services.refunds import credit_note_settle
 from portal import clock
-from portal.models import IdempotencyRecord
+from portal.models import AuditEvent, IdempotencyRecord
 from tests.factories import SYSTEM
 from tests.payments.conftest import saved_card
 from tests.payments.helpers import books_balance
@@ -126,6 +126,16 @@ def sees_its_part(world, caller):
     assert customers_seen(api, "/api/v1/refunds/") == ids("PC1")
     assert customers_seen(api, "/api/v1/credit-balances/") == ids("C21")
     assert customers_seen(api, "/api/v1/dunning/") == ids("C12")
+    # every customer has a payment account: each caller sees those of its part of the tree
+    accounts = {
+        "P": {"C11", "C12", "C21", "C22", "PC1", "PC2", "S1C1"},
+        "R1": {"C11", "C12", "S1C1"},
+        "R2": {"C21", "C22"},
+        "S1": {"S1C1"},
+        "PC2": {"PC2"},
+    }.get(caller.split(".")[0], seen)
+    expected = sorted(tree[n].pk for n in accounts)
+    assert customers_seen(api, "/api/v1/payment-accounts/") == expected
     # and every object outside it is a 404 naming nothing
     for name, url in (
         ("C11", f"/api/v1/payments/{Payment.objects.get(buyer=tree['C11']).pk}/"),
@@ -257,3 +267,50 @@ def test_cards_are_handled_by_the_buyers_own_people_only(world):
     listed = own.get("/api/v1/payment-methods/").json()["results"]
     assert [(c["id"], c["is_default"]) for c in listed] == [(cards["C11"].pk, True)]
     assert own.get(f"/api/v1/payment-methods/{second.pk}/").status_code == 404
+
+
+def test_automatic_payment_is_turned_by_the_buyers_own_people_only(world):
+    tree = world.tree
+    own = api_for(tree["C11.billing"])
+    listed = own.get("/api/v1/payment-accounts/").json()["results"]
+    assert [(a["customer"], a["autopay"]) for a in listed] == [(tree["C11"].pk, False)]
+    account = listed[0]
+    assert account["default_card"] == world.cards["C11"].pk
+    url = f"/api/v1/payment-accounts/{account['id']}/autopay/"
+    # another customer: a 404 naming nothing; the seller's staff see it but may not turn it
+    other = api_for(tree["C21.admin"]).post(url, {"enabled": True}, format="json")
+    assert (other.status_code, other.json()["error"]["message"]) == (
+        404,
+        "No such payment account.",
+    )
+    seller = api_for(tree["R1.billing"])
+    assert seller.get(f"/api/v1/payment-accounts/{account['id']}/").status_code == 200
+    assert seller.post(url, {"enabled": True}, format="json").status_code == 403
+    assert (
+        api_for(tree["R2.billing"]).get(f"/api/v1/payment-accounts/{account['id']}/").status_code
+        == 404
+    )
+    # bad input changes nothing
+    for body in ({}, {"enabled": "maybe"}):
+        bad = own.post(url, body, format="json")
+        assert bad.status_code == 400, bad.content
+    assert own.get(f"/api/v1/payment-accounts/{account['id']}/").json()["autopay"] is False
+    made = own.post(url, {"enabled": True}, format="json")
+    assert (made.status_code, made.json()["autopay"]) == (200, True)
+    again = own.post(url, {"enabled": True}, format="json")
+    assert (again.status_code, again.json()["autopay"]) == (200, True)
+    assert AuditEvent.objects.filter(action="payments.autopay_on").count() == 1
+    off = own.post(url, {"enabled": False}, format="json")
+    assert (off.status_code, off.json()["autopay"]) == (200, False)
+
+
+def test_automatic_payment_needs_a_card(world):
+    tree = world.tree
+    api = api_for(tree["C12.admin"])
+    listed = api.get("/api/v1/payment-accounts/").json()["results"]
+    assert [(a["customer"], a["default_card"]) for a in listed] == [(tree["C12"].pk, None)]
+    url = f"/api/v1/payment-accounts/{listed[0]['id']}/autopay/"
+    refused = api.post(url, {"enabled": True}, format="json")
+    assert refused.status_code == 400
+    assert "Save a card first" in str(refused.json())
+    assert api.get(f"/api/v1/payment-accounts/{listed[0]['id']}/").json()["autopay"] is False
