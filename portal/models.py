@@ -139,7 +139,7 @@ class Organization(models.Model):
     # Sellers only: a customer who signs up on this seller's storefront waits for approval.
     approve_new_customers = models.BooleanField(default=False)
     # Customers only: a sandbox lives on its own day (``sandbox_today``, moved forward only by
-    # ``portal.sandbox.sandbox_advance``); the nightly runs, wholesale invoices and revenue
+    # ``portal.sandbox_clock.sandbox_advance``); the nightly runs, wholesale invoices and revenue
     # figures leave it out. Set when the customer is made, never switched afterwards.
     sandbox = models.BooleanField(default=False, editable=False)
     sandbox_today = models.DateField(null=True, blank=True, editable=False)

@@ -29,7 +29,7 @@ from portal import (
     navigation,
     overview,
     plain,
-    sandbox,
+    sandbox_clock,
     selectors,
     services,
 )
@@ -448,7 +448,7 @@ def console_sandbox_advance(request, org, target_id):
         raise Http404("No such organization.")
     to_renewal = request.POST.get("to") == "renewal"
     try:
-        done = sandbox.sandbox_advance(
+        done = sandbox_clock.sandbox_advance(
             actor=request.user,
             customer=target,
             days=None if to_renewal else request.POST.get("days"),
@@ -475,7 +475,7 @@ def _org_extra(request, target, form):
         "chain": chain,
     }
     if target.sandbox:
-        extra["sandbox_renewal"] = sandbox.next_renewal(target)
+        extra["sandbox_renewal"] = sandbox_clock.next_renewal(target)
         extra["can_advance"] = access.can(request.user, "sandbox.advance", target)
         extra["advance_steps"] = ((1, "1 day"), (7, "7 days"), (30, "30 days"))
     if target.is_seller:

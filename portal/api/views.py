@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import access, sandbox, selectors, services
+from portal import access, sandbox_clock, selectors, services
 from portal.api import serializers as s
 from portal.api.base import TenantViewSet
 from portal.errors import ValidationError
@@ -183,7 +183,7 @@ class OrganizationViewSet(TenantViewSet):
         ser = s.SandboxAdvanceSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         to_renewal = ser.validated_data.get("to") == "renewal"
-        done = sandbox.sandbox_advance(
+        done = sandbox_clock.sandbox_advance(
             actor=request.user,
             customer=customer,
             days=ser.validated_data.get("days"),

@@ -19,7 +19,7 @@ from billing.services.run import RUN, billing_run
 from orders.models import Subscription
 from payments.services.accounts import invoice_terms_set
 from payments.services.cards import autopay_set
-from portal import clock, sandbox, services
+from portal import clock, sandbox_clock, services
 from portal.actors import NoActor
 from portal.errors import PermissionDenied, ValidationError
 from portal.models import AuditEvent, Organization, OrgKind
@@ -102,7 +102,7 @@ def test_advancing_31_days_renews_once_and_issues_one_paid_invoice_for_the_sandb
     sb = tree["SB"]
     assert sb.sandbox_today == START
 
-    done = sandbox.sandbox_advance(actor=tree["R1.admin"], customer=sb, days=31)
+    done = sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=sb, days=31)
 
     assert (
         done.summary() == "Advanced 31 days to 2027-02-01: 1 renewal, 1 invoice issued, 1 payment."
@@ -139,17 +139,17 @@ def test_advancing_31_days_renews_once_and_issues_one_paid_invoice_for_the_sandb
 def test_advance_to_the_next_renewal_and_go_on_from_there(sandboxed):
     tree, _ = sandboxed
     sb = tree["SB"]
-    assert sandbox.next_renewal(sb) == RENEWAL
-    done = sandbox.sandbox_advance(actor=tree["R1.sales"], customer=sb, to_renewal=True)
+    assert sandbox_clock.next_renewal(sb) == RENEWAL
+    done = sandbox_clock.sandbox_advance(actor=tree["R1.sales"], customer=sb, to_renewal=True)
     assert (done.end, done.renewals, done.invoices) == (RENEWAL, 1, 1)
-    done = sandbox.sandbox_advance(actor=tree["R1.sales"], customer=_reload(sb), days=7)
+    done = sandbox_clock.sandbox_advance(actor=tree["R1.sales"], customer=_reload(sb), days=7)
     assert (done.start, done.end, done.renewals, done.invoices) == (
         RENEWAL,
         date(2027, 2, 8),
         0,
         0,
     )
-    assert sandbox.next_renewal(_reload(sb)) == date(2027, 3, 1)
+    assert sandbox_clock.next_renewal(_reload(sb)) == date(2027, 3, 1)
 
 
 def test_a_declining_card_goes_through_dunning_on_the_sandboxs_days(sandboxed):
@@ -168,13 +168,13 @@ def test_a_declining_card_goes_through_dunning_on_the_sandboxs_days(sandboxed):
         cancel_after_days=20,
     )
     saved_card(sb, DECLINED_ON_CHARGE)  # now the default card
-    done = sandbox.sandbox_advance(actor=tree["R1.admin"], customer=sb, to_renewal=True)
+    done = sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=sb, to_renewal=True)
     assert (done.invoices, done.payments, done.payments_failed) == (1, 0, 1)
     dunning = Dunning.objects.get(invoice__buyer=sb)
     assert (dunning.started_on, dunning.next_retry_on) == (RENEWAL, date(2027, 2, 2))
     # the nightly tick never moves the sandbox's dunning, even on its retry day
     assert dunning_tick(day=date(2027, 2, 20)) == {"retried": 0, "suspended": 0, "cancelled": 0}
-    done = sandbox.sandbox_advance(actor=tree["R1.admin"], customer=_reload(sb), days=10)
+    done = sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=_reload(sb), days=10)
     assert done.dunning == {"retried": 3, "suspended": 1, "cancelled": 0}
     assert "3 payment retries, 1 suspension for non-payment" in done.summary()
     dunning.refresh_from_db()
@@ -220,7 +220,7 @@ def test_advance_without_an_actor_is_refused(sandboxed):
     tree, _ = sandboxed
     for nobody in (None, AnonymousUser()):
         with pytest.raises(NoActor):
-            sandbox.sandbox_advance(actor=nobody, customer=tree["SB"], days=1)
+            sandbox_clock.sandbox_advance(actor=nobody, customer=tree["SB"], days=1)
     assert _reload(tree["SB"]).sandbox_today == START
 
 
@@ -237,7 +237,7 @@ def test_advance_without_an_actor_is_refused(sandboxed):
 def test_bad_days_are_refused_and_change_nothing(sandboxed, days, message):
     tree, _ = sandboxed
     with pytest.raises(ValidationError) as caught:
-        sandbox.sandbox_advance(actor=tree["R1.admin"], customer=tree["SB"], days=days)
+        sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=tree["SB"], days=days)
     assert caught.value.message == message
     assert _reload(tree["SB"]).sandbox_today == START
     assert not AuditEvent.objects.filter(action="sandbox.advanced").exists()
@@ -246,7 +246,7 @@ def test_bad_days_are_refused_and_change_nothing(sandboxed, days, message):
 def test_a_real_customer_has_no_clock_to_move(sandboxed):
     tree, subs = sandboxed
     with pytest.raises(ValidationError) as caught:
-        sandbox.sandbox_advance(actor=tree["R1.admin"], customer=tree["C12"], days=31)
+        sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=tree["C12"], days=31)
     assert "only a sandbox customer's clock can be moved" in caught.value.message
     assert Subscription.objects.get(pk=subs["C12"].pk).current_period_end == RENEWAL
     assert _reload(tree["C12"]).sandbox_today is None
@@ -256,7 +256,7 @@ def test_the_customers_own_people_and_other_sellers_cannot_advance(sandboxed):
     tree, _ = sandboxed
     for key in ("SB.admin", "SB.billing", "R2.admin", "C12.admin"):
         with pytest.raises(PermissionDenied):
-            sandbox.sandbox_advance(actor=tree[key], customer=tree["SB"], days=1)
+            sandbox_clock.sandbox_advance(actor=tree[key], customer=tree["SB"], days=1)
     assert _reload(tree["SB"]).sandbox_today == START
 
 
@@ -335,7 +335,7 @@ def test_the_customers_pages_run_on_its_day_and_its_invoice_says_sandbox(
 
     tree, _ = sandboxed
     sb = tree["SB"]
-    sandbox.sandbox_advance(actor=tree["R1.admin"], customer=sb, days=31)
+    sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=sb, days=31)
     seen = []
     real_overview = overview.customer_overview
 
