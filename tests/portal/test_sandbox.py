@@ -396,3 +396,25 @@ def test_api_advance_and_its_refusals(sandboxed):
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "permission_denied"
     assert _reload(sb).sandbox_today == RENEWAL
+
+
+def test_api_creates_a_sandbox_customer(tree):
+    api = APIClient()
+    api.force_authenticate(tree["R1.sales"])
+    response = api.post(
+        "/api/v1/organizations/",
+        {"kind": "customer", "parent": tree["R1"].pk, "name": "Api Sandbox", "sandbox": True},
+        format="json",
+    )
+    assert response.status_code == 201
+    assert (response.json()["sandbox"], response.json()["sandbox_today"]) == (
+        True,
+        clock.today().isoformat(),
+    )
+    refused = api.post(
+        "/api/v1/organizations/",
+        {"kind": "reseller", "parent": tree["R1"].pk, "name": "No", "sandbox": True},
+        format="json",
+    )
+    assert refused.status_code in (400, 403)
+    assert not Organization.objects.filter(name="No").exists()
