@@ -140,6 +140,7 @@ def invoice_context(invoice: Invoice) -> dict:
         "due_on": invoice.due_on,
         "period": days(invoice.period_start, invoice.period_end),
         "wholesale": invoice.source == InvoiceSource.WHOLESALE,
+        "sandbox": invoice.buyer.sandbox,
         "reverse_charge": invoice.reverse_charge,
         "terms_days": (invoice.seller_details or {}).get("payment_terms_days"),
         "lines": [

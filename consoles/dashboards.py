@@ -198,9 +198,10 @@ INCLUDED_GB = Case(
 
 
 def _subscriptions(user: User, org: Organization):
+    """The subscriptions below ``org`` the person may see; a sandbox's are not real business."""
     return Subscription.objects.filter(
         customer__in=access.visible_organizations(user), customer__path__startswith=org.path
-    )
+    ).exclude(customer__sandbox=True)
 
 
 def revenue_and_seats(user: User, org: Organization, today: date) -> dict:

@@ -217,6 +217,13 @@ RULES = {
     "billing.run": lambda g, org: (
         org.is_provider and g.relation == SELF and g.role in (Role.ADMIN, Role.BILLING)
     ),
+    # A sandbox customer's clock is moved by the staff of the sellers above it who look after
+    # customers (an agent: the customers assigned to it), never by its own people.
+    "sandbox.advance": lambda g, org: (
+        org.is_customer
+        and g.relation != SELF
+        and g.role in (Role.ADMIN, Role.SALES, Role.BILLING, Role.AGENT)
+    ),
     # Suspending and resuming is the seller's business (unpaid invoices, abuse).
     "subscriptions.suspend": lambda g, org: (
         org.is_customer and g.relation != SELF and g.role in (Role.ADMIN, Role.BILLING)
@@ -236,6 +243,7 @@ DENIED_MESSAGES = {
     "billing.view": "Only admins and billing people may see invoices here.",
     "billing.manage": "Only this seller's admins and billing staff may correct its invoices.",
     "billing.run": "Only the provider's admins and billing staff may run billing.",
+    "sandbox.advance": "Only the staff of the sellers above a sandbox customer may move its clock.",
     "payments.pay": "Only admins and billing people may pay invoices.",
     "payments.cards": "Only this organization's admins and billing people manage its cards.",
     "payments.manage": "Only this seller's admins and billing staff manage its payments.",

@@ -1,8 +1,10 @@
 """The portal's idea of "today". Everything that dates a business event (periods, prorations,
-price versions) asks here, so tests can move the calendar for the whole process at once."""
+price versions) asks here, so tests can move the calendar for the whole process at once, and a
+sandbox customer's work can run on its own day (``on_day``) without moving anyone else's."""
 
 from __future__ import annotations
 
+import contextvars
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 
@@ -10,20 +12,42 @@ from django.utils import timezone
 
 _frozen: date | None = None
 _moves_now = False
+# The day of the work running in this context (a thread, a task): a sandbox customer's page or
+# its Advance. Set only by ``on_day``; never seen by another request or task.
+_context_day: contextvars.ContextVar[date | None] = contextvars.ContextVar(
+    "portal_clock_day", default=None
+)
 
 
 def today() -> date:
-    return _frozen or timezone.localdate()
+    return _context_day.get() or _frozen or timezone.localdate()
 
 
 def now() -> datetime:
-    """The current moment; inside ``frozen_today(day, move_now=True)``, this time of day on that
-    day (so what is stamped while the demo plays its history is dated that day). Tests that
-    only move the calendar keep the real moment, which is what ``auto_now`` fields hold."""
+    """The current moment; inside ``on_day(day)`` or ``frozen_today(day, move_now=True)``, this
+    time of day on that day (so what is stamped there is dated that day). Tests that only
+    move the calendar keep the real moment, which is what ``auto_now`` fields hold."""
     moment = timezone.now()
-    if _frozen is None or not _moves_now:
-        return moment
-    return moment + timedelta(days=(_frozen - timezone.localdate(moment)).days)
+    day = _context_day.get()
+    if day is None:
+        if _frozen is None or not _moves_now:
+            return moment
+        day = _frozen
+    return moment + timedelta(days=(day - timezone.localdate(moment)).days)
+
+
+@contextmanager
+def on_day(day: date | None):
+    """Make ``today()`` (and ``now()``) answer ``day`` for the work in this context only, until
+    the block ends; ``None`` changes nothing. Thread- and task-safe, unlike ``frozen_today``."""
+    if day is None:
+        yield
+        return
+    token = _context_day.set(day)
+    try:
+        yield
+    finally:
+        _context_day.reset(token)
 
 
 @contextmanager

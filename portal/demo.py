@@ -211,7 +211,39 @@ def seed() -> DemoWorld:
         world = seed_portal()
         world.start = start
         _seed_apps(world)
+    seed_sandbox(world)
     return world
+
+
+@transaction.atomic
+def seed_sandbox(world: DemoWorld) -> Organization:
+    """A sandbox customer of Skyline, on today's date, with an admin (docs/sandbox-clock.md):
+    made after the story, outside its calendar, and left out of ``world.customers`` so the
+    apps' seeders and the played history never touch it."""
+    seller = world.resellers["skyline"]
+    name = "Sandbox Trading"
+    org = Organization.objects.filter(kind=OrgKind.CUSTOMER, name=name, sandbox=True).first()
+    if org is None:
+        org = services.organization_create(
+            actor=SEED,
+            parent=seller,
+            kind=OrgKind.CUSTOMER,
+            name=name,
+            sandbox=True,
+            contact_name="Sandbox Trading IT",
+            contact_email="it@sandbox.example",
+            city="York",
+            country="GB",
+        )
+    domain = seller.brand.domains.first().domain
+    user = _user(
+        world,
+        "admin@sandbox.example",
+        "Sandbox Admin",
+        f"http://{domain}:8000 (sandbox customer admin)",
+    )
+    _member(org, user, Role.ADMIN)
+    return org
 
 
 def _seed_apps(world: DemoWorld) -> None:

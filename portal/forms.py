@@ -60,6 +60,17 @@ class OrganizationForm(forms.Form):
         return self.cleaned_data["country"].strip().upper()
 
 
+class CustomerCreateForm(OrganizationForm):
+    """A new customer: its details, and whether it is a sandbox (decided now, for good)."""
+
+    sandbox = forms.BooleanField(
+        label="Sandbox customer",
+        required=False,
+        help_text="Lives on its own day, which you move forward to watch renewals, invoices, "
+        "payments and dunning; never part of real billing or revenue. Cannot be changed later.",
+    )
+
+
 class ResellerForm(OrganizationForm):
     brand_name = forms.CharField(
         max_length=120, required=False, help_text="Shown on its storefront; the name if empty."

@@ -138,6 +138,11 @@ class Organization(models.Model):
     language = models.CharField(max_length=8, blank=True, choices=LANGUAGES)
     # Sellers only: a customer who signs up on this seller's storefront waits for approval.
     approve_new_customers = models.BooleanField(default=False)
+    # Customers only: a sandbox lives on its own day (``sandbox_today``, moved forward only by
+    # ``portal.sandbox_clock.sandbox_advance``); the nightly runs, wholesale invoices and revenue
+    # figures leave it out. Set when the customer is made, never switched afterwards.
+    sandbox = models.BooleanField(default=False, editable=False)
+    sandbox_today = models.DateField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from portal import access
+from portal import access, clock
 from portal.actors import SystemActor, is_system, person, require_actor, system
 from portal.errors import Conflict, NotFound, PermissionDenied, ValidationError
 from portal.mail import send_branded_email
@@ -216,11 +216,15 @@ def organization_create(
     name: str,
     agent: User | None = None,
     brand_name: str | None = None,
+    sandbox: bool = False,
     **details,
 ) -> Organization:
-    """Create a reseller or a customer under ``parent``."""
+    """Create a reseller or a customer under ``parent``. A ``sandbox`` customer lives on its
+    own day, starting today (docs/sandbox-clock.md); that is decided here, once."""
     if kind not in (OrgKind.RESELLER, OrgKind.CUSTOMER):
         raise ValidationError.for_field("kind", "Only resellers and customers can be created.")
+    if sandbox and kind != OrgKind.CUSTOMER:
+        raise ValidationError.for_field("sandbox", "Only a customer can be a sandbox.")
     if not parent.is_seller:
         raise ValidationError.for_field(
             "parent", "Only the provider or a reseller can have customers or resellers."
@@ -247,6 +251,8 @@ def organization_create(
     if agent is not None:
         _check_agent(parent, agent)
     org = Organization(kind=kind, parent=parent, name=name, agent=agent, **details)
+    if sandbox:
+        org.sandbox, org.sandbox_today = True, clock.today()
     if not org.currency:
         org.currency = parent.currency
     _check_currency(org.currency)
@@ -264,7 +270,12 @@ def organization_create(
         organization=org,
         action="organization.created",
         obj=org,
-        after={"kind": kind, "name": name, "parent": parent.pk},
+        after={
+            "kind": kind,
+            "name": name,
+            "parent": parent.pk,
+            **({"sandbox": True} if sandbox else {}),
+        },
     )
     return org
 

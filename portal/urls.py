@@ -21,6 +21,11 @@ console = [
     path("resellers/new/", views.console_reseller_create, name="console_reseller_create"),
     path("orgs/<int:target_id>/", views.console_org, name="console_org"),
     path("orgs/<int:target_id>/brand/", views.console_org_brand, name="console_org_brand"),
+    path(
+        "orgs/<int:target_id>/sandbox/advance/",
+        views.console_sandbox_advance,
+        name="console_sandbox_advance",
+    ),
     path("team/", views.console_team, name="console_team"),
     path("brand/", views.console_brand, name="console_brand"),
     path("audit/", views.console_audit, name="console_audit"),

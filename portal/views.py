@@ -21,11 +21,23 @@ from django.urls import reverse
 from django.utils import translation
 from django.views.decorators.http import require_http_methods
 
-from portal import access, i18n, live, navigation, overview, plain, selectors, services
+from portal import (
+    access,
+    clock,
+    i18n,
+    live,
+    navigation,
+    overview,
+    plain,
+    sandbox_clock,
+    selectors,
+    services,
+)
 from portal.errors import ApplicationError, NotFound, PermissionDenied
 from portal.forms import (
     ApiTokenForm,
     BrandForm,
+    CustomerCreateForm,
     DomainForm,
     InvitationAcceptForm,
     InviteForm,
@@ -95,7 +107,9 @@ def _console(kind: str):
             request.console_kind = kind
             # The customer portal speaks its customer's language; seller consoles English.
             language = i18n.language_of(org) if kind == "customer" else settings.LANGUAGE_CODE
-            with translation.override(language):
+            # A sandbox customer's pages run on its own day (docs/sandbox-clock.md).
+            day = org.sandbox_today if org.sandbox else None
+            with translation.override(language), clock.on_day(day):
                 request.LANGUAGE_CODE = language
                 try:
                     return view(request, org, *args, **kwargs)
@@ -229,7 +243,7 @@ def console_customer_create(request, org):
     if not access.can(request.user, "customer.create", org):
         messages.error(request, access.DENIED_MESSAGES["customer.create"])
         return redirect("console_customers", org_id=org.pk)
-    form = OrganizationForm(request.POST or None)
+    form = CustomerCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             customer = services.organization_create(
@@ -238,7 +252,10 @@ def console_customer_create(request, org):
         except ApplicationError as exc:
             apply_error(request, exc, form)
         else:
-            messages.success(request, f"{customer.name} was created. Invite its first admin now.")
+            what = "sandbox customer" if customer.sandbox else "customer"
+            messages.success(
+                request, f"The {what} {customer.name} was created. Invite its first admin now."
+            )
             return redirect("console_org", org_id=org.pk, target_id=customer.pk)
     return render_console(
         request,
@@ -422,6 +439,28 @@ def console_org(request, org, target_id):
     )
 
 
+@seller_console
+@require_http_methods(["POST"])
+def console_sandbox_advance(request, org, target_id):
+    """The Advance buttons of a sandbox customer's page: move its day, say what happened."""
+    target = access.access_organization(request.user, target_id)
+    if not target.path.startswith(org.path) or target.pk == org.pk:
+        raise Http404("No such organization.")
+    to_renewal = request.POST.get("to") == "renewal"
+    try:
+        done = sandbox_clock.sandbox_advance(
+            actor=request.user,
+            customer=target,
+            days=None if to_renewal else request.POST.get("days"),
+            to_renewal=to_renewal,
+        )
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, done.summary())
+    return redirect("console_org", org_id=org.pk, target_id=target.pk)
+
+
 def _org_back_url(org, target):
     name = "console_customers" if target.is_customer else "console_resellers"
     return reverse(name, kwargs={"org_id": org.pk})
@@ -435,6 +474,10 @@ def _org_extra(request, target, form):
         "can_edit": access.can(request.user, "org.edit", target),
         "chain": chain,
     }
+    if target.sandbox:
+        extra["sandbox_renewal"] = sandbox_clock.next_renewal(target)
+        extra["can_advance"] = access.can(request.user, "sandbox.advance", target)
+        extra["advance_steps"] = ((1, "1 day"), (7, "7 days"), (30, "30 days"))
     if target.is_seller:
         extra["target_brand"] = Brand.objects.filter(organization=target).first()
         extra["can_brand"] = access.can(request.user, "brand.manage", target)

@@ -294,7 +294,10 @@ def tax_for(seller: Organization, buyer: Organization, on_date: date) -> tuple:
 
 def wholesale_chain(sub: Subscription) -> list[tuple[Organization, Organization]]:
     """(seller, reseller) pairs above the subscription: each reseller from the customer's
-    seller upwards pays the seller above it."""
+    seller upwards pays the seller above it. None for a sandbox customer: what it is billed
+    is not real, so no reseller pays for it."""
+    if sub.customer.sandbox:
+        return []
     ids = sub.customer.ancestor_ids[:-1]  # the customer's sellers, root first
     orgs = {o.pk: o for o in Organization.objects.filter(pk__in=ids)}
     chain = []

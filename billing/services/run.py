@@ -61,14 +61,16 @@ def _open_issue():
     )
 
 
-def due_subscriptions(day: date):
+def due_subscriptions(day: date, *, customer: Organization | None = None):
     """Live subscriptions whose current period ended on or before ``day`` and are not
-    waiting for staff."""
-    return (
-        Subscription.objects.filter(status__in=gather.LIVE, current_period_end__lte=day)
-        .annotate(flagged=Exists(_open_issue()))
-        .filter(flagged=False)
-    )
+    waiting for staff: of every customer but the sandboxes (the nightly run), or of
+    ``customer`` only (a sandbox's Advance)."""
+    subs = Subscription.objects.filter(status__in=gather.LIVE, current_period_end__lte=day)
+    if customer is None:
+        subs = subs.exclude(customer__sandbox=True)
+    else:
+        subs = subs.filter(customer=customer)
+    return subs.annotate(flagged=Exists(_open_issue())).filter(flagged=False)
 
 
 @dataclass
@@ -358,11 +360,11 @@ def subscription_bill_due(*, actor: Actor, subscription: Subscription, day: date
 # --- issuing --------------------------------------------------------------------------------
 
 
-def _blocked_keys(day: date) -> dict[tuple, date]:
+def _blocked_keys(day: date, buyer: Organization | None = None) -> dict[tuple, date]:
     """(seller, buyer, currency) -> the earliest boundary of a subscription still to be billed
     (not flagged): a draft of that key for a later or equal day must wait for it."""
     blocked: dict[tuple, date] = {}
-    rows = due_subscriptions(day).values_list(
+    rows = due_subscriptions(day, customer=buyer).values_list(
         "seller_id", "customer_id", "currency", "current_period_end"
     )
     for seller_id, customer_id, currency, end in rows:
@@ -381,24 +383,27 @@ def _wholesale_waiting(invoice: Invoice) -> bool:
             customer__path__startswith=invoice.buyer.path,
             current_period_end__lt=invoice.billing_day,
         )
+        .exclude(customer__sandbox=True)
         .annotate(flagged=Exists(_open_issue()))
         .filter(flagged=False)
         .exists()
     )
 
 
-def invoices_issue_due(*, actor: Actor, day: date, batch: int = 500) -> int:
+def invoices_issue_due(
+    *, actor: Actor, day: date, batch: int = 500, buyer: Organization | None = None
+) -> int:
     """Issue the drafts whose billing day has come and that nothing can add to any more, in
-    bulk batches."""
+    bulk batches: of every buyer but the sandboxes (the nightly run), or of ``buyer`` only (a
+    sandbox's Advance)."""
     require_actor(actor)
-    blocked = _blocked_keys(day)
+    blocked = _blocked_keys(day, buyer)
+    drafts = Invoice.objects.filter(state=InvoiceState.DRAFT, billing_day__lte=day).exclude(
+        source=InvoiceSource.ORDER
+    )
+    drafts = drafts.exclude(buyer__sandbox=True) if buyer is None else drafts.filter(buyer=buyer)
     ready = []
-    for draft in (
-        Invoice.objects.filter(state=InvoiceState.DRAFT, billing_day__lte=day)
-        .exclude(source=InvoiceSource.ORDER)
-        .select_related("buyer")
-        .order_by("billing_day", "pk")
-    ):
+    for draft in drafts.select_related("buyer").order_by("billing_day", "pk"):
         if draft.source == InvoiceSource.WHOLESALE:
             if _wholesale_waiting(draft):
                 continue

@@ -374,7 +374,11 @@ def usage_collections_plan(*, day: date, actor: Actor) -> list[int]:
     they are) and return the ids of those due now."""
     _require_system(actor)
     now = timezone.now()
-    ids = list(selectors.live_accounts().values_list("pk", flat=True))
+    ids = list(
+        selectors.live_accounts()
+        .exclude(customer__sandbox=True)  # a sandbox collects on its own days
+        .values_list("pk", flat=True)
+    )
     with transaction.atomic():
         have = set(
             UsageCollection.objects.filter(day=day, account_id__in=ids).values_list(
@@ -419,6 +423,7 @@ def usage_collections_due(*, actor: Actor) -> list[int]:
     )
     return list(
         UsageCollection.objects.filter(day__gte=oldest)
+        .exclude(account__customer__sandbox=True)
         .filter(_due_q(now))
         .order_by("day", "pk")
         .values_list("pk", flat=True)

@@ -79,14 +79,19 @@ def _subscriptions_of(invoice: Invoice):
     return Subscription.objects.filter(pk__in=ids).select_related("customer", "box_account")
 
 
-def dunning_tick(*, day: date | None = None) -> dict:
-    """Move every open dunning on: due retries, suspension, cancellation. Returns counts."""
+def dunning_tick(*, day: date | None = None, buyer=None) -> dict:
+    """Move every open dunning on: due retries, suspension, cancellation. Returns counts. The
+    nightly tick leaves sandbox buyers out; ``buyer`` moves that one buyer's only (a sandbox's
+    Advance)."""
     day = day or clock.today()
     counts = {"retried": 0, "suspended": 0, "cancelled": 0}
     retry = []
-    for dunning in Dunning.objects.exclude(
-        stage__in=[DunningStage.RESOLVED, DunningStage.CANCELLED]
-    ).select_related("invoice__seller", "invoice__buyer"):
+    open_ = Dunning.objects.exclude(stage__in=[DunningStage.RESOLVED, DunningStage.CANCELLED])
+    if buyer is None:
+        open_ = open_.exclude(invoice__buyer__sandbox=True)
+    else:
+        open_ = open_.filter(invoice__buyer=buyer)
+    for dunning in open_.select_related("invoice__seller", "invoice__buyer"):
         invoice = dunning.invoice
         if invoice.state not in (InvoiceState.ISSUED, InvoiceState.UNCOLLECTIBLE):
             continue

@@ -36,6 +36,8 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "status",
             "agent",
             *ORG_DETAIL_FIELDS,
+            "sandbox",
+            "sandbox_today",
             "created_at",
             "updated_at",
         ]
@@ -66,6 +68,47 @@ class OrganizationCreateSerializer(Serializer):
     domain = serializers.CharField(
         max_length=253, required=False, help_text="Resellers: the storefront's first domain."
     )
+    sandbox = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Customers: a sandbox, living on its own day (decided now, for good).",
+    )
+
+
+_DAYS = "Give a whole number of days from 1 to 400."
+
+
+class SandboxAdvanceSerializer(Serializer):
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=400,
+        error_messages={"invalid": _DAYS, "min_value": _DAYS, "max_value": _DAYS},
+        help_text="Move the day forward by this many days (1 to 400).",
+    )
+    to = serializers.ChoiceField(
+        choices=["renewal"], required=False, help_text="`renewal`: to the next renewal instead."
+    )
+
+
+class SandboxDunningSerializer(Serializer):
+    retried = serializers.IntegerField(read_only=True)
+    suspended = serializers.IntegerField(read_only=True)
+    cancelled = serializers.IntegerField(read_only=True)
+
+
+class SandboxAdvancedSerializer(Serializer):
+    organization = serializers.IntegerField(read_only=True)
+    sandbox_today = serializers.DateField(read_only=True)
+    days = serializers.IntegerField(read_only=True)
+    renewals = serializers.IntegerField(read_only=True)
+    invoices_issued = serializers.IntegerField(read_only=True)
+    payments = serializers.IntegerField(read_only=True)
+    payments_declined = serializers.IntegerField(read_only=True)
+    payments_not_attempted = serializers.IntegerField(read_only=True)
+    usage_collected = serializers.IntegerField(read_only=True)
+    dunning = SandboxDunningSerializer(read_only=True)
+    summary = serializers.CharField(read_only=True)
 
 
 class OrganizationUpdateSerializer(Serializer):

@@ -10,7 +10,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from portal import access, selectors, services
+from portal import access, sandbox_clock, selectors, services
 from portal.api import serializers as s
 from portal.api.base import TenantViewSet
 from portal.errors import ValidationError
@@ -171,6 +171,27 @@ class OrganizationViewSet(TenantViewSet):
         ser.is_valid(raise_exception=True)
         created = services.brand_domain_add(actor=request.user, brand=brand, **ser.validated_data)
         return Response(s.BrandDomainSerializer(created).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=s.SandboxAdvanceSerializer,
+        responses=s.SandboxAdvancedSerializer,
+        summary="Move a sandbox customer's day forward (by days, or to its next renewal)",
+    )
+    @action(detail=True, methods=["post"], url_path="sandbox/advance")
+    def sandbox_advance(self, request, pk=None):
+        customer = self.get_visible(pk, "sandbox.advance")
+        ser = s.SandboxAdvanceSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        to_renewal = ser.validated_data.get("to") == "renewal"
+        done = sandbox_clock.sandbox_advance(
+            actor=request.user,
+            customer=customer,
+            days=ser.validated_data.get("days"),
+            to_renewal=to_renewal,
+        )
+        answer = done.as_dict()
+        answer.update(organization=customer.pk, sandbox_today=done.end)
+        return Response(s.SandboxAdvancedSerializer(answer).data)
 
 
 class MembershipViewSet(TenantViewSet):

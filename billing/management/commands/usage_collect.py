@@ -96,7 +96,7 @@ class Command(BaseCommand):
             )
 
     def _collect_today(self, progress, today: date, ids) -> None:
-        accounts = selectors.live_accounts()
+        accounts = selectors.live_accounts().exclude(customer__sandbox=True)
         if ids:
             accounts = BoxAccount.objects.filter(pk__in=ids).order_by("pk")
         accounts = list(accounts)
