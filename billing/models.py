@@ -181,6 +181,14 @@ class Charge(models.Model):
 class DocumentKind(models.TextChoices):
     INVOICE = "invoice", "Invoice"
     CREDIT_NOTE = "credit_note", "Credit note"
+    # Documents of sandbox customers (docs/sandbox-clock.md): their own series, so the
+    # seller's real series never spends a number on them.
+    SANDBOX_INVOICE = "sandbox_inv", "Sandbox invoice"
+    SANDBOX_CREDIT_NOTE = "sandbox_cn", "Sandbox credit note"
+
+
+# The series a seller sets itself; the sandbox ones keep their fixed prefixes.
+SELLER_DOCUMENT_KINDS = (DocumentKind.INVOICE, DocumentKind.CREDIT_NOTE)
 
 
 class NumberSeries(models.Model):
@@ -272,6 +280,8 @@ class Invoice(models.Model):
     )
     number = models.CharField(max_length=40, null=True, blank=True)  # noqa: DJ001 - NULL until issued
     sequence = models.PositiveIntegerField(null=True, blank=True)
+    # Numbered in the seller's sandbox series (its buyer is a sandbox customer), set at issue.
+    sandbox = models.BooleanField(default=False, editable=False)
     issued_at = models.DateTimeField(null=True, blank=True)
     due_on = models.DateField(null=True, blank=True)
     # Frozen at issue (drafts keep running values).
@@ -305,9 +315,9 @@ class Invoice(models.Model):
                 name="invoice_number_unique_per_seller",
             ),
             models.UniqueConstraint(
-                fields=["seller", "sequence"],
+                fields=["seller", "sandbox", "sequence"],
                 condition=Q(sequence__isnull=False),
-                name="invoice_sequence_unique_per_seller",
+                name="invoice_sequence_unique_per_series",
             ),
             # One open draft per buyer, seller, currency, billing day and source: concurrent
             # runs add their lines to the same one.
@@ -457,6 +467,8 @@ class CreditNote(models.Model):
     currency = models.CharField(max_length=3)
     number = models.CharField(max_length=40)
     sequence = models.PositiveIntegerField()
+    # Numbered in the seller's sandbox series (it credits a sandbox invoice).
+    sandbox = models.BooleanField(default=False, editable=False)
     reason = models.TextField()
     issued_at = models.DateTimeField(default=timezone.now)
     subtotal = models.DecimalField(max_digits=14, decimal_places=2)
@@ -481,7 +493,8 @@ class CreditNote(models.Model):
                 fields=["seller", "number"], name="credit_note_number_unique_per_seller"
             ),
             models.UniqueConstraint(
-                fields=["seller", "sequence"], name="credit_note_sequence_unique_per_seller"
+                fields=["seller", "sandbox", "sequence"],
+                name="credit_note_sequence_unique_per_series",
             ),
             models.CheckConstraint(condition=Q(total__gt=0), name="credit_note_positive"),
         ]

@@ -50,6 +50,12 @@ def on_day(day: date | None):
         _context_day.reset(token)
 
 
+def on_day_of(organization):
+    """``on_day`` of a sandbox customer's own day (its work done by staff from a console: a
+    credit note, an order on its behalf); any other organization changes nothing."""
+    return on_day(organization.sandbox_today if getattr(organization, "sandbox", False) else None)
+
+
 @contextmanager
 def frozen_today(day: date, *, move_now: bool = False):
     """Make ``today()`` answer ``day`` in this process until the block ends (tests and the

@@ -172,11 +172,19 @@ def credit_note_preview(
     return _plan(invoice, reason, credits)
 
 
-@transaction.atomic
 def credit_note_create(
     *, actor: Actor, invoice: Invoice, reason: str, credits: list[Credit] | None = None
 ) -> CreditNote:
-    """Credit an issued invoice: all of it (``credits`` None) or the given parts of lines."""
+    """Credit an issued invoice: all of it (``credits`` None) or the given parts of lines; a
+    sandbox customer's credit note is dated on its own day."""
+    with clock.on_day_of(invoice.buyer):
+        return _credit_note_create(actor=actor, invoice=invoice, reason=reason, credits=credits)
+
+
+@transaction.atomic
+def _credit_note_create(
+    *, actor: Actor, invoice: Invoice, reason: str, credits: list[Credit] | None
+) -> CreditNote:
     invoice = (
         Invoice.objects.select_for_update(of=("self",))
         .select_related("seller", "buyer")
@@ -187,9 +195,8 @@ def credit_note_create(
     reason, currency = plan.reason, plan.currency
     wanted, rated, taxes = plan.wanted, plan.rated, plan.taxes
     sums = rating.Totals(plan.subtotal, plan.tax, plan.total)
-    number, sequence = take_number(
-        invoice.seller, DocumentKind.CREDIT_NOTE, year=clock.today().year
-    )
+    kind = DocumentKind.SANDBOX_CREDIT_NOTE if invoice.sandbox else DocumentKind.CREDIT_NOTE
+    number, sequence = take_number(invoice.seller, kind, year=clock.today().year)
     note = CreditNote.objects.create(
         invoice=invoice,
         seller=invoice.seller,
@@ -197,6 +204,7 @@ def credit_note_create(
         currency=currency,
         number=number,
         sequence=sequence,
+        sandbox=invoice.sandbox,
         reason=reason[:2000],
         issued_at=clock.now(),
         subtotal=sums.subtotal,

@@ -19,6 +19,7 @@ from django.db.models import Max
 
 from billing.models import (
     INVOICE_TRANSITIONS,
+    SELLER_DOCUMENT_KINDS,
     BilledPart,
     BilledPeriod,
     Charge,
@@ -39,7 +40,13 @@ from portal.selectors import brand_for_organization
 from portal.services import audit_record, audit_row, audit_rows_insert
 
 ORDERING = system("ordering")
-DEFAULT_PREFIX = {DocumentKind.INVOICE: "INV-{year}-", DocumentKind.CREDIT_NOTE: "CN-{year}-"}
+DEFAULT_PREFIX = {
+    DocumentKind.INVOICE: "INV-{year}-",
+    DocumentKind.CREDIT_NOTE: "CN-{year}-",
+    DocumentKind.SANDBOX_INVOICE: "SANDBOX-INV-{year}-",
+    DocumentKind.SANDBOX_CREDIT_NOTE: "SANDBOX-CN-{year}-",
+}
+SANDBOX_PREFIX = "SANDBOX"
 
 
 # --- numbering ------------------------------------------------------------------------------
@@ -80,11 +87,15 @@ def number_series_update(
     """A seller sets how its documents are numbered from now on. The sequence runs on (it never
     goes back), so numbers stay unique and gapless."""
     access.require(actor, "billing.manage", seller)
-    if kind not in DocumentKind.values:
+    if kind not in SELLER_DOCUMENT_KINDS:
         raise ValidationError.for_field("kind", "Choose invoices or credit notes.")
     prefix = (prefix or "").strip()
     if not prefix or len(prefix) > 20 or not prefix.replace("{year}", "").isprintable():
         raise ValidationError.for_field("prefix", "A prefix of 1 to 20 characters is required.")
+    if prefix.upper().startswith(SANDBOX_PREFIX):
+        raise ValidationError.for_field(
+            "prefix", "Prefixes starting with SANDBOX are kept for sandbox customers."
+        )
     probe = prefix.replace("{year}", "")
     if "{" in probe or "}" in probe:
         raise ValidationError.for_field("prefix", "Only {year} may appear in braces.")
@@ -263,12 +274,15 @@ def invoices_issue(*, actor: Actor, invoice_ids) -> list[Invoice]:
         return []
     now, today = clock.now(), clock.today()
     details: dict[int, dict] = {}
-    numbers: dict[int, list[tuple[str, int]]] = {}
-    for seller_id in sorted({d.seller_id for d in drafts}):
-        mine = [d for d in drafts if d.seller_id == seller_id]
+    numbers: dict[tuple[int, bool], list[tuple[str, int]]] = {}
+    for draft in drafts:
+        draft.sandbox = draft.buyer.sandbox
+    for seller_id, sandbox in sorted({(d.seller_id, d.sandbox) for d in drafts}):
+        mine = [d for d in drafts if d.seller_id == seller_id and d.sandbox == sandbox]
         details[seller_id] = seller_details(mine[0].seller)
-        numbers[seller_id] = take_numbers(
-            mine[0].seller, DocumentKind.INVOICE, count=len(mine), year=today.year
+        kind = DocumentKind.SANDBOX_INVOICE if sandbox else DocumentKind.INVOICE
+        numbers[seller_id, sandbox] = take_numbers(
+            mine[0].seller, kind, count=len(mine), year=today.year
         )
     from payments.models import BuyerAccount
 
@@ -300,7 +314,7 @@ def invoices_issue(*, actor: Actor, invoice_ids) -> list[Invoice]:
             tax_rows.append((invoice, position, tax))
         sums = rating.totals([*rated, *taxes], invoice.currency)
         seller_info = details[invoice.seller_id]
-        invoice.number, invoice.sequence = numbers[invoice.seller_id].pop(0)
+        invoice.number, invoice.sequence = numbers[invoice.seller_id, invoice.sandbox].pop(0)
         invoice.state = InvoiceState.ISSUED
         invoice.issued_at = now
         invoice.due_on = today + timedelta(
@@ -382,6 +396,7 @@ LINE_COLUMNS = (
 ISSUE_FIELDS = [
     "number",
     "sequence",
+    "sandbox",
     "state",
     "issued_at",
     "due_on",

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 from billing import listing, selectors
 from billing.explain import Viewer, explain
 from billing.models import (
+    SELLER_DOCUMENT_KINDS,
     DocumentKind,
     Invoice,
     InvoiceLine,
@@ -500,7 +501,7 @@ def console_numbering(request, org):
         except ApplicationError as exc:
             errors = exc.fields or {"prefix": [exc.message]}
             posted = {"kind": kind, "prefix": prefix, "padding": padding, "errors": errors}
-            if kind not in DocumentKind.values:
+            if kind not in SELLER_DOCUMENT_KINDS:
                 messages.error(request, exc.message)
         else:
             example = series.format(series.next_number, clock.today().year)

@@ -33,8 +33,15 @@ from portal.models import Organization, OrgStatus, User
 from portal.services import audit_record
 
 
+def order_create(*, customer: Organization, **kwargs) -> Order:
+    """A new-subscription order for ``customer`` (see ``_order_create``); a sandbox customer's
+    order is dated on its own day, whoever places it."""
+    with clock.on_day_of(customer):
+        return _order_create(customer=customer, **kwargs)
+
+
 @transaction.atomic
-def order_create(
+def _order_create(
     *,
     actor: Actor,
     customer: Organization,
@@ -225,8 +232,14 @@ def orders_resume_after_verification(*, user: User) -> list[Order]:
     return advanced
 
 
-@transaction.atomic
 def order_approve(*, actor: Actor, order: Order) -> Order:
+    """See ``_order_approve``; a sandbox customer's order is approved on its own day."""
+    with clock.on_day_of(order.customer):
+        return _order_approve(actor=actor, order=order)
+
+
+@transaction.atomic
+def _order_approve(*, actor: Actor, order: Order) -> Order:
     order = _lock_order(order)
     access.require(actor, "orders.approve", order.seller)
     if order.state != OrderState.AWAITING_APPROVAL:

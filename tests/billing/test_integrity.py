@@ -105,6 +105,7 @@ def test_an_issued_invoice_and_its_lines_never_change(tree, world, fake):
     for attempt in (
         lambda: Invoice.objects.filter(pk=invoice.pk).update(total=Decimal("1.00")),
         lambda: Invoice.objects.filter(pk=invoice.pk).update(number="X-1"),
+        lambda: Invoice.objects.filter(pk=invoice.pk).update(sandbox=True),
         lambda: Invoice.objects.filter(pk=invoice.pk).update(state="draft"),
         lambda: Invoice.objects.filter(pk=invoice.pk).update(buyer_details={"name": "Other"}),
         lambda: Invoice.objects.filter(pk=invoice.pk).delete(),
@@ -139,6 +140,7 @@ def test_an_issued_invoice_and_its_lines_never_change(tree, world, fake):
     note = credit_note_create(actor=SYSTEM, invoice=invoice, reason="Goodwill")
     for attempt in (
         lambda: CreditNote.objects.filter(pk=note.pk).update(total=Decimal("1.00")),
+        lambda: CreditNote.objects.filter(pk=note.pk).update(sandbox=True),
         lambda: CreditNote.objects.filter(pk=note.pk).delete(),
         lambda: CreditNoteLine.objects.filter(credit_note=note).update(amount=Decimal("1")),
         lambda: CreditNoteLine.objects.create(

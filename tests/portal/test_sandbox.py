@@ -12,9 +12,11 @@ import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from billing.models import Invoice, InvoiceLine, UsageCollection
+from billing.models import CreditNote, Invoice, InvoiceLine, NumberSeries, UsageCollection
 from billing.pdf import invoice_html
 from billing.services import usage
+from billing.services.credit_notes import credit_note_create
+from billing.services.invoices import number_series_update
 from billing.services.run import RUN, billing_run
 from orders.models import Subscription
 from payments.services.accounts import invoice_terms_set
@@ -134,6 +136,46 @@ def test_advancing_31_days_renews_once_and_issues_one_paid_invoice_for_the_sandb
     event = AuditEvent.objects.get(action="sandbox.advanced")
     assert event.actor == tree["R1.admin"] and event.organization_id == sb.pk
     assert event.after["to"] == "2027-02-01" and event.after["invoices_issued"] == 1
+
+
+def test_the_sandbox_spends_no_number_of_the_sellers_real_series(sandboxed):
+    tree, _ = sandboxed
+    sb, r1 = tree["SB"], tree["R1"]
+    real_next = NumberSeries.objects.get(seller=r1, kind="invoice").next_number
+    real_numbers = set(Invoice.objects.filter(seller=r1, sandbox=False).values_list("number"))
+
+    sandbox_clock.sandbox_advance(actor=tree["R1.admin"], customer=sb, days=31)
+
+    # its order's first invoice and its renewal: the sandbox series, from 1
+    numbers = list(
+        Invoice.objects.filter(buyer=sb).order_by("sequence").values_list("number", "sandbox")
+    )
+    assert numbers == [("SANDBOX-INV-2027-00001", True), ("SANDBOX-INV-2027-00002", True)]
+    assert NumberSeries.objects.get(seller=r1, kind="invoice").next_number == real_next
+    assert set(Invoice.objects.filter(seller=r1, sandbox=False).values_list("number")) == (
+        real_numbers
+    )
+    # a correction of a sandbox invoice is a sandbox credit note
+    invoice = Invoice.objects.get(buyer=sb, number="SANDBOX-INV-2027-00002")
+    note = credit_note_create(actor=tree["R1.billing"], invoice=invoice, reason="Try it")
+    assert (note.number, note.sandbox) == ("SANDBOX-CN-2027-00001", True)
+    assert not NumberSeries.objects.filter(seller=r1, kind="credit_note").exists()
+    assert CreditNote.objects.filter(seller=r1, sandbox=False).count() == 0
+
+
+def test_a_seller_cannot_take_the_sandbox_prefix_or_series(sandboxed):
+    tree, _ = sandboxed
+    before = list(NumberSeries.objects.values_list("kind", "prefix", "padding"))
+    for kind, prefix, message in (
+        ("invoice", "sandbox-{year}-", "Prefixes starting with SANDBOX are kept"),
+        ("sandbox_inv", "X-", "Choose invoices or credit notes."),
+    ):
+        with pytest.raises(ValidationError) as refused:
+            number_series_update(
+                actor=tree["R1.admin"], seller=tree["R1"], kind=kind, prefix=prefix, padding=5
+            )
+        assert message in str(refused.value.fields)
+    assert list(NumberSeries.objects.values_list("kind", "prefix", "padding")) == before
 
 
 def test_advance_to_the_next_renewal_and_go_on_from_there(sandboxed):
