@@ -33,6 +33,7 @@ class DemoWorld:
     users: dict[str, User] = field(default_factory=dict)
     logins: list[tuple[str, str, str]] = field(default_factory=list)  # (who, e-mail, where)
     start: date | None = None  # the first day of the demo's story
+    sandbox: Organization | None = None  # the sandbox customer, seeded after the story
 
 
 SELLERS = [
@@ -211,7 +212,7 @@ def seed() -> DemoWorld:
         world = seed_portal()
         world.start = start
         _seed_apps(world)
-    seed_sandbox(world)
+    world.sandbox = seed_sandbox(world)
     return world
 
 
@@ -243,7 +244,38 @@ def seed_sandbox(world: DemoWorld) -> Organization:
         f"http://{domain}:8000 (sandbox customer admin)",
     )
     _member(org, user, Role.ADMIN)
+    _sandbox_order(world, org)
     return org
+
+
+def _sandbox_order(world: DemoWorld, org: Organization) -> None:
+    """Skyline's sales person orders Business for the sandbox on 30-day terms, so staff can
+    advance its clock through renewals, invoices and reminders at once (the worker sets its
+    Box account up at the simulator)."""
+    from allauth.account.models import EmailAddress
+
+    from catalog.models import Offer
+    from orders import services as orders
+    from orders.models import Order, OrderState
+    from payments.services.accounts import invoice_terms_set
+
+    if Order.objects.filter(customer=org).exists():
+        return
+    EmailAddress.objects.filter(user__email="admin@sandbox.example").update(verified=True)
+    offer = Offer.objects.filter(seller=org.parent, plan__code="business", is_active=True).first()
+    if offer is None:
+        return
+    invoice_terms_set(actor=SEED, buyer=org, days=30)
+    order = orders.order_create(
+        actor=world.users["sales@skyline.localhost"],
+        customer=org,
+        offer=offer,
+        quantity=3,
+        term="monthly",
+        submit=True,
+    )
+    if order.state == OrderState.AWAITING_APPROVAL:
+        orders.order_approve(actor=world.users["admin@skyline.localhost"], order=order)
 
 
 def _seed_apps(world: DemoWorld) -> None:

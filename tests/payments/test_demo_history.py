@@ -53,7 +53,15 @@ def test_the_demo_opens_on_two_months_of_billing_and_payments(
         before - timedelta(days=HISTORY_DAYS),
         before - timedelta(days=HISTORY_DAYS - 1),
     }
-    assert BoxAccount.objects.filter(status="active").count() == 3, out
+    played = BoxAccount.objects.filter(customer__sandbox=False)
+    assert played.filter(status="active").count() == 3, out
+    # the sandbox customer's order was placed after the story, on today's date, on terms
+    sandbox = world.sandbox
+    assert (sandbox.sandbox, sandbox.sandbox_today) == (True, timezone.localdate())
+    assert sandbox.orders.get().state in {"provisioning", "completed"}
+    # (Skyline's Business starts with a trial: nothing is invoiced yet, and whatever is
+    # invoiced later takes the sandbox series)
+    assert not Invoice.objects.filter(buyer=sandbox, sandbox=False).exists()
     customers = world.customers
     buyers = {key: customers[key] for key in ("acme", "contoso", "evergreen")}
     issued = Invoice.objects.exclude(number=None)
