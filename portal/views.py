@@ -417,6 +417,11 @@ def console_org(request, org, target_id):
     target = access.access_organization(request.user, target_id)
     if not target.path.startswith(org.path) or target.pk == org.pk:
         raise Http404("No such organization.")
+    with clock.on_day_of(target):  # a sandbox customer's page reads on its own day
+        return _console_org_page(request, org, target)
+
+
+def _console_org_page(request, org, target):
     back_url = _org_back_url(org, target)
     if request.method == "POST" and request.POST.get("action") == "edit":
         form = OrganizationForm(request.POST)

@@ -33,11 +33,11 @@ from portal.models import Organization, OrgStatus, User
 from portal.services import audit_record
 
 
-def order_create(*, customer: Organization, **kwargs) -> Order:
+def order_create(*, actor: Actor, customer: Organization, **kwargs) -> Order:
     """A new-subscription order for ``customer`` (see ``_order_create``); a sandbox customer's
     order is dated on its own day, whoever places it."""
     with clock.on_day_of(customer):
-        return _order_create(customer=customer, **kwargs)
+        return _order_create(actor=actor, customer=customer, **kwargs)
 
 
 @transaction.atomic
