@@ -465,13 +465,19 @@ def invoice_mark_paid(*, actor: Actor, invoice: Invoice) -> Invoice:
 
 @transaction.atomic
 def invoice_void(*, actor: Actor, invoice: Invoice, reason: str) -> Invoice:
-    """Void an unpaid issued invoice (issued in error). Its number stays used; the periods it
-    billed stay billed."""
+    """Void an unpaid issued invoice (issued in error) against which no money was received or
+    credited. Its number stays used; the periods it billed stay billed."""
     invoice = _lock(invoice)
     access.require(actor, "billing.manage", invoice.seller)
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError.for_field("reason", "Say why the invoice is void.")
+    if _money_against(invoice):
+        raise Conflict(
+            f"Money was received or credited against invoice {invoice.number}: correct it with "
+            "a credit note instead of voiding it.",
+            code="invoice_has_money",
+        )
     invoice = _move(invoice, InvoiceState.VOID, actor=actor, voided_at=clock.now())
     audit_record(
         actor=actor,
@@ -481,6 +487,20 @@ def invoice_void(*, actor: Actor, invoice: Invoice, reason: str) -> Invoice:
         after={"reason": reason[:500]},
     )
     return invoice
+
+
+def _money_against(invoice: Invoice) -> bool:
+    """Whether a payment (made or under way), credit balance or credit note counts against the
+    invoice: voiding it would leave that money pointing at nothing."""
+    from payments.models import OPEN_PAYMENT_STATES, BalanceEntry, Payment, PaymentState
+
+    return (
+        Payment.objects.filter(
+            invoice=invoice, state__in=(PaymentState.SUCCEEDED, *OPEN_PAYMENT_STATES)
+        ).exists()
+        or BalanceEntry.objects.filter(invoice=invoice).exists()
+        or invoice.credit_notes.exists()
+    )
 
 
 @transaction.atomic

@@ -31,7 +31,7 @@ from payments.services.ordering import orders_cancel_unpaid
 from payments.services.refunds import credit_note_settle
 from payments.tasks import payment_autopay, payment_refund
 from portal import clock
-from portal.errors import PermissionDenied, ValidationError
+from portal.errors import Conflict, PermissionDenied, ValidationError
 from provisioning.models import BoxAccount
 from tests.factories import SYSTEM
 from tests.orders.conftest import run_jobs
@@ -194,6 +194,31 @@ def test_offline_payments_partial_and_over_and_the_credit_balance(paying, catalo
     assert amount_due(february) == D("35.60")
     assert balance_of(tree["C11"], tree["R1"], "USD") == 0
     books_balance(tree["C11"])
+
+
+def test_an_invoice_with_money_against_it_is_never_voided(paying, catalog, fake):
+    from billing.services.invoices import invoice_void
+    from portal.models import AuditEvent
+
+    tree = paying
+    invoice = place(tree, catalog).first_invoice
+    payment_record_offline(
+        actor=tree["R1.billing"], invoice=invoice, amount="20.00", source="transfer"
+    )
+    events = AuditEvent.objects.count()
+    with pytest.raises(Conflict) as refused:
+        invoice_void(actor=tree["R1.admin"], invoice=invoice, reason="Issued in error")
+    assert refused.value.message == (
+        f"Money was received or credited against invoice {invoice.number}: correct it with a "
+        "credit note instead of voiding it."
+    )
+    invoice.refresh_from_db()
+    assert (invoice.state, invoice.voided_at, amount_due(invoice)) == ("issued", None, D("32.80"))
+    assert AuditEvent.objects.count() == events
+    books_balance(tree["C11"])
+    # an invoice nobody paid anything against is voided as before
+    other = place(tree, catalog, customer="C12").first_invoice
+    assert invoice_void(actor=tree["R1.admin"], invoice=other, reason="Error").state == "void"
 
 
 def test_refunds_through_credit_notes_to_the_card_or_the_balance(paying, catalog, fake):
