@@ -256,6 +256,8 @@ SPECTACULAR_SETTINGS = {
         "TimingEnum": "orders.models.ChangeTiming",
         "SeatStatusEnum": "orders.models.SeatStatus",
         "SeatRoleEnum": "orders.models.SeatRole",
+        "DriftKindEnum": "provisioning.models.DriftKind",
+        "DriftHandlingEnum": "provisioning.models.DriftHandling",
         "TermEnum": "catalog.models.Term",
         "AccountStatusEnum": "provisioning.models.AccountStatus",
         "BoxUserStatusEnum": "provisioning.models.BoxUserStatus",

@@ -105,6 +105,48 @@ class DriftItemSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class DriftDetailSerializer(DriftItemSerializer):
+    """A drift item with its account, customer, decision and what may be done with it."""
+
+    account = serializers.IntegerField(source="account_id", read_only=True)
+    customer = serializers.IntegerField(source="account.customer_id", read_only=True)
+    job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
+    actions = serializers.SerializerMethodField()
+
+    class Meta(DriftItemSerializer.Meta):
+        fields = [
+            *DriftItemSerializer.Meta.fields,
+            "account",
+            "customer",
+            "handling",
+            "handled_at",
+            "note",
+            "job",
+            "actions",
+        ]
+        read_only_fields = fields
+
+    def get_actions(self, item) -> list[str]:
+        from provisioning.drift import ACTIONS_BY_KIND
+
+        return list(ACTIONS_BY_KIND.get(item.kind, ())) if item.needs_action else []
+
+
+class DriftActionSerializer(serializers.Serializer):
+    action = serializers.ChoiceField(choices=["adopt", "remove", "fix", "ignore"])
+    note = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, help_text="ignore: why."
+    )
+    force = serializers.BooleanField(
+        required=False, default=False, help_text="remove: also a Box user who owns content."
+    )
+    add_seat = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="adopt: buy one more seat when the subscription has none free (at its price).",
+    )
+
+
 class BoxAccountSerializer(serializers.ModelSerializer):
     platform_client_id = serializers.CharField(source="client_id", read_only=True)
 

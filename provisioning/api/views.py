@@ -9,10 +9,19 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from portal.api.base import TenantViewSet
+from portal.errors import ValidationError
 from portal.params import bool_param, choice_param, id_param, text_param
-from provisioning import selectors, services
+from provisioning import drift, selectors, services
 from provisioning.api import serializers as s
-from provisioning.models import AccountStatus, BoxAccount, DriftItem, JobState, ProvisioningJob
+from provisioning.models import (
+    AccountStatus,
+    BoxAccount,
+    DriftHandling,
+    DriftItem,
+    DriftKind,
+    JobState,
+    ProvisioningJob,
+)
 
 
 class JobViewSet(TenantViewSet):
@@ -147,3 +156,74 @@ class BoxAccountViewSet(TenantViewSet):
         account = self.get_visible(pk, "provisioning.manage")
         services.account_reconcile_request(account=account, actor=request.user)
         return Response({"status": "requested"}, status=status.HTTP_202_ACCEPTED)
+
+
+class DriftViewSet(TenantViewSet):
+    """Drift found by reconciliation in the Box accounts the caller may see, and what staff
+    decide about it (the console's drift pages, docs/drift.md)."""
+
+    model = DriftItem
+    serializer_class = s.DriftDetailSerializer
+    owner = "account.customer"
+    view_rule = "provisioning.view"
+    not_found_message = "No such drift item."
+    query_params = {
+        "list": (
+            choice_param(
+                "show",
+                ["todo", "handled", "resolved"],
+                description="todo (default): open and undecided; handled: open and decided; "
+                "resolved: gone.",
+            ),
+            choice_param("kind", DriftKind.values, lookup="kind"),
+            id_param("account", lookup="account_id"),
+            id_param("customer", lookup="account__customer_id"),
+        )
+    }
+
+    def visible_queryset(self, request):
+        return selectors.visible_drift(request.user)
+
+    @extend_schema(summary="Drift items (newest first)")
+    def list(self, request):
+        show = self.query.get("show") or "todo"
+        qs = self.filter_queryset(self.get_queryset())
+        qs = {
+            "todo": qs.filter(resolved_at__isnull=True, handling=DriftHandling.NONE),
+            "handled": qs.filter(resolved_at__isnull=True).exclude(handling=DriftHandling.NONE),
+            "resolved": qs.filter(resolved_at__isnull=False),
+        }[show]
+        return self.paginated(qs.order_by("-detected_at", "-pk"))
+
+    @extend_schema(summary="A drift item, with what may be done with it")
+    def retrieve(self, request, pk=None):
+        return Response(s.DriftDetailSerializer(self.get_visible(pk)).data)
+
+    @extend_schema(
+        request=s.DriftActionSerializer,
+        responses=s.DriftDetailSerializer,
+        summary="Settle a drift item: adopt or remove a Box user unknown to the portal, fix "
+        "Box from the portal's record, or ignore it (adopt and remove start a job)",
+    )
+    @action(detail=True, methods=["post"])
+    def settle(self, request, pk=None):
+        item = self.get_visible(pk, "provisioning.manage")
+        ser = s.DriftActionSerializer(data=request.data)
+        ser.is_valid(raise_exception=True)
+        data = ser.validated_data
+        act = data["action"]
+        if act not in drift.ACTIONS_BY_KIND.get(item.kind, ()):
+            raise ValidationError.for_field(
+                "action", f"“{item.get_kind_display()}” cannot be settled that way."
+            )
+        if act == "ignore":
+            drift.drift_ignore(item=item, actor=request.user, note=data.get("note", ""))
+        elif act == "remove":
+            drift.drift_remove(item=item, actor=request.user, force=data["force"])
+        elif act == "fix":
+            drift.drift_fix(item=item, actor=request.user)
+        else:
+            from orders.services import seat_adopt  # ordering owns seats
+
+            seat_adopt(actor=request.user, item=item, add_seat=data["add_seat"])
+        return Response(s.DriftDetailSerializer(self.get_visible(pk)).data)

@@ -312,3 +312,89 @@ def test_the_resellers_staff_see_their_customers_drift_but_cannot_act(client, tr
     assert client.post(url, {"action": "ignore"}).status_code == 302
     item.refresh_from_db()
     assert item.handling == ""
+
+
+# --- the API ------------------------------------------------------------------------------
+
+
+def _api(user):
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    return api
+
+
+def _logins(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return sorted(row["login"] for row in response.json()["results"])
+
+
+def test_api_lists_drift_by_what_is_left_to_do_and_settles_it(tree, box):
+    first, second = box["first"], box["second"]
+    api = _api(tree["P.admin"])
+    both = sorted([first.login, second.login])
+    assert _logins(api.get("/api/v1/provisioning/drift/")) == both
+    assert _logins(api.get("/api/v1/provisioning/drift/", {"customer": tree["C11"].pk})) == both
+    detail = api.get(f"/api/v1/provisioning/drift/{first.pk}/").json()
+    assert (detail["kind"], detail["actions"], detail["customer"]) == (
+        "unknown_in_box",
+        ["adopt", "remove", "ignore"],
+        tree["C11"].pk,
+    )
+    url = f"/api/v1/provisioning/drift/{first.pk}/settle/"
+    # bad input: a clear 400 and nothing changes
+    for body, field in (({"action": "explode"}, "action"), ({"action": "fix"}, "action")):
+        bad = api.post(url, body, format="json")
+        assert bad.status_code == 400, bad.content
+        assert field in bad.json()["error"]["fields"]
+    assert DriftItem.objects.get(pk=first.pk).handling == ""
+    done = api.post(url, {"action": "ignore", "note": "Kept by the customer"}, format="json")
+    assert (done.status_code, done.json()["handling"], done.json()["actions"]) == (
+        200,
+        DriftHandling.IGNORED,
+        [],
+    )
+    assert _logins(api.get("/api/v1/provisioning/drift/")) == [second.login]
+    assert _logins(api.get("/api/v1/provisioning/drift/", {"show": "handled"})) == [first.login]
+    again = api.post(url, {"action": "ignore"}, format="json")
+    assert again.status_code == 409 and "already handled" in again.json()["error"]["message"]
+    removed = api.post(
+        f"/api/v1/provisioning/drift/{second.pk}/settle/", {"action": "remove"}, format="json"
+    )
+    assert removed.status_code == 200
+    assert removed.json()["job"] is not None
+    assert (
+        AuditEvent.objects.filter(action__startswith="provisioning.drift_").count(),
+        _logins(api.get("/api/v1/provisioning/drift/")),
+    ) == (2, [])
+
+
+@pytest.mark.parametrize("who", ["R2.admin", "S1.admin", "C11.admin"])
+def test_api_another_tenants_drift_is_a_404_and_nothing_changes(tree, box, who):
+    api = _api(tree[who])
+    item = box["first"]
+    assert _logins(api.get("/api/v1/provisioning/drift/")) == []
+    assert api.get(f"/api/v1/provisioning/drift/{item.pk}/").status_code == 404
+    refused = api.post(
+        f"/api/v1/provisioning/drift/{item.pk}/settle/", {"action": "ignore"}, format="json"
+    )
+    assert (refused.status_code, refused.json()["error"]["message"]) == (
+        404,
+        "No such drift item.",
+    )
+    assert DriftItem.objects.get(pk=item.pk).handling == ""
+    assert not AuditEvent.objects.filter(action__startswith="provisioning.drift_").exists()
+
+
+def test_api_the_resellers_staff_see_drift_but_cannot_settle_it(tree, box):
+    api = _api(tree["R1.admin"])
+    item = box["first"]
+    assert _logins(api.get("/api/v1/provisioning/drift/")) == sorted(
+        [item.login, box["second"].login]
+    )
+    refused = api.post(
+        f"/api/v1/provisioning/drift/{item.pk}/settle/", {"action": "ignore"}, format="json"
+    )
+    assert refused.status_code == 403
+    assert DriftItem.objects.get(pk=item.pk).handling == ""
