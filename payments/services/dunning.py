@@ -123,6 +123,11 @@ def dunning_tick(*, day: date | None = None, buyer=None) -> dict:
             counts["retried"] += 1
         except Exception:  # one buyer's failure never stops the others'
             logger.exception("dunning retry of invoice %s failed", invoice_id)
+            # Stripe unreachable (or any error before an outcome): try again the next day
+            # rather than lose the retry; a decline already set its own next date.
+            Dunning.objects.filter(
+                invoice_id=invoice_id, stage=DunningStage.RETRYING, next_retry_on__isnull=True
+            ).update(next_retry_on=day + timedelta(days=1))
     return counts
 
 

@@ -177,3 +177,29 @@ def test_left_unpaid_it_is_cancelled_after_the_sellers_period(
         "uncollectible",
     )
     books_balance(tree["C11"])
+
+
+def test_a_retry_that_cannot_reach_stripe_is_tried_again_the_next_day(
+    paying, failed_renewal, settings, django_capture_on_commit_callbacks, mailoutbox
+):
+    invoice, _sub = failed_renewal
+    capture = django_capture_on_commit_callbacks
+    real_base = settings.STRIPE_API_BASE
+    settings.STRIPE_API_BASE = "http://127.0.0.1:9"  # nothing listens there
+    settings.STRIPE_TIMEOUT_SECONDS = 2
+    assert tick(date(2027, 2, 2), capture) == {"retried": 0, "suspended": 0, "cancelled": 0}
+    dunning = Dunning.objects.get(invoice=invoice)
+    # nothing was charged nor counted as a try, no reminder went out, and the retry moved on
+    # by a day instead of being lost
+    assert (dunning.stage, dunning.attempts, dunning.next_retry_on) == (
+        "retrying",
+        1,
+        date(2027, 2, 3),
+    )
+    assert len(reminders(mailoutbox)) == 1
+    settings.STRIPE_API_BASE = real_base
+    assert charged_at_stripe(invoice) == 0
+    assert tick(date(2027, 2, 3), capture)["retried"] == 1
+    dunning.refresh_from_db()
+    assert (dunning.attempts, dunning.next_retry_on) == (2, date(2027, 2, 4))
+    assert len(reminders(mailoutbox)) == 2
