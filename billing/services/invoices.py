@@ -344,8 +344,7 @@ def invoices_issue(*, actor: Actor, invoice_ids) -> list[Invoice]:
     from payments.services.collect import after_issue as payments_after_issue
 
     payments_after_issue(drafts)
-    for invoice in drafts:
-        documents.after_issue(invoice)
+    documents.after_issue(drafts)
     return drafts
 
 
