@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 
 from django.db import connection, models
 
@@ -230,8 +232,16 @@ def bulk_update(objs: Sequence, fields: Sequence[str], *, chunk: int = PG_BATCH_
     numeric = [
         isinstance(f, models.IntegerField | models.AutoField | models.ForeignKey) for f in columns
     ]
+    # Most fields' pre_save only reads the attribute: read it directly for those.
+    plain = [type(f).pre_save is models.Field.pre_save for f in concrete]
     rows = [
-        (obj.pk, *(_plain(field, field.pre_save(obj, add=False)) for field in concrete))
+        (
+            obj.pk,
+            *(
+                _plain(f, getattr(obj, f.attname) if is_plain else f.pre_save(obj, add=False))
+                for f, is_plain in zip(concrete, plain, strict=True)
+            ),
+        )
         for obj in objs
     ]
     done = 0
@@ -256,4 +266,11 @@ def _plain(field, value):
         return None
     if isinstance(field, models.JSONField):
         return json.dumps(value, cls=field.encoder)
+    if type(value) in _AS_TEXT:
+        return value  # what get_prep_value would give, written the same
     return field.get_prep_value(value)
+
+
+# Values whose text in an array literal is what the field would prepare (a datetime is not
+# here: a naive one is made aware by its field).
+_AS_TEXT = frozenset({str, int, bool, Decimal, date})

@@ -37,8 +37,8 @@ from catalog import pricing
 from catalog.models import PriceComponent
 from orders.models import ChangeState, Subscription, SubscriptionChange, SubscriptionStatus
 from portal import bulk, clock
-from portal.models import AuditEvent, Organization
-from portal.services import audit_row, audit_rows_insert
+from portal.models import Organization
+from portal.services import audit_rows_insert, audit_values
 
 
 @dataclass
@@ -200,7 +200,7 @@ class Writer:
     )
     periods: list[BilledPeriod] = field(default_factory=list)
     renewed: dict[int, Subscription] = field(default_factory=dict)
-    audits: list[AuditEvent] = field(default_factory=list)
+    audits: list[tuple] = field(default_factory=list)
     charges: list[int] = field(default_factory=list)
     # (draft key, a billed period's values; it points at the draft once the draft exists)
     pending_periods: list[tuple[tuple | None, dict]] = field(default_factory=list)
@@ -487,7 +487,7 @@ def bill_plain(sub: Subscription, ctx: BatchContext, writer: Writer, *, actor) -
     sub.current_period_start, sub.current_period_end = boundary, end
     writer.renewed[sub.pk] = sub
     writer.audits.append(
-        audit_row(
+        audit_values(
             actor=actor,
             organization=sub.customer,
             action="subscription.renewed",
