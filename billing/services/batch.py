@@ -144,24 +144,27 @@ class BatchContext:
             return None
         days_values = self.usage.get(sub.pk, {})
         changes = self.applied.get(sub.pk, [])
+        plan = sub.plan
         quantity = changes[0][1] if changes else sub.quantity
-        index, days, day = 0, [], start
+        included = plan.included_storage_gb(quantity)  # again only when the seats change
+        index, days, day, one = 0, [], start, timedelta(days=1)
         while day < end:
             while index < len(changes) and changes[index][0] <= day:
                 quantity = changes[index][2]
+                included = plan.included_storage_gb(quantity)
                 index += 1
             values = days_values.get(day)
             if values is not None:
                 days.append(
                     rating.UsageDay(
-                        day=day,
-                        storage_bytes=values.get("storage_bytes", 0),
-                        active_users=values.get("active_users", 0),
-                        seats=quantity,
-                        included_gb=sub.plan.included_storage_gb(quantity),
+                        day,
+                        values.get("storage_bytes", 0),
+                        values.get("active_users", 0),
+                        quantity,
+                        included,
                     )
                 )
-            day += timedelta(days=1)
+            day += one
         return rating.Usage(start, end, pricing.TERM_MONTHS[sub.term], tuple(days), components)
 
     def tax(self, seller: Organization, buyer: Organization, on: date) -> tuple:
