@@ -86,6 +86,16 @@ def pdf_invoice_document(self, invoice_id: int) -> str:
     return "emailed" if invoice_email(actor=PDF, invoice=invoice) else "rendered"
 
 
+@shared_task(acks_late=True)
+def pdf_invoice_documents(invoice_ids: list[int]) -> int:
+    """Queue ``pdf_invoice_document`` for each of many invoices issued together (one message
+    from the issuing run, fanned out here). Running it twice does no harm: each invoice's
+    PDF is rendered once and e-mailed once."""
+    for invoice_id in invoice_ids:
+        pdf_invoice_document.delay(invoice_id)
+    return len(invoice_ids)
+
+
 @shared_task(bind=True, max_retries=PDF_MAX_RETRIES, acks_late=True)
 def pdf_credit_note_document(self, note_id: int) -> str:
     """Render a credit note's PDF once (state on the row), then e-mail it once."""

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 
 from django.db import connection, models
 
@@ -67,6 +69,7 @@ def update_rows(
     meta = model._meta
     quote = connection.ops.quote_name
     fields = [meta.pk] + [meta.get_field(c) for c in columns]
+    rows = _json_dumped(fields, rows)
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     names = ", ".join(quote(f.column) for f in fields)
     sets = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in fields[1:])
@@ -78,12 +81,23 @@ def update_rows(
     _pg_execute(sql, fields, rows)
 
 
-def insert(model: type[models.Model], *, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+def insert(
+    model: type[models.Model],
+    *,
+    columns: Sequence[str],
+    rows: Sequence[tuple],
+    ignore_conflicts: bool = False,
+    returning: Sequence[str] = (),
+) -> list[tuple]:
     """Insert ``rows`` (tuples in the order of ``columns``, attribute names such as
     ``invoice_id``; the primary key is left to the database). JSON columns take dicts and
-    lists. One statement per 20,000 rows on PostgreSQL; ``bulk_create`` elsewhere."""
+    lists. One statement per 20,000 rows on PostgreSQL; ``bulk_create`` elsewhere.
+
+    ``ignore_conflicts`` skips a row that a unique constraint refuses. ``returning`` (column
+    attribute names) gives back those values of the rows inserted, on PostgreSQL only:
+    elsewhere the result is empty and the caller reads the rows again."""
     if not rows:
-        return
+        return []
     meta = model._meta
     by_attname = {f.attname: f for f in meta.concrete_fields}
     fields = [by_attname[c] for c in columns]
@@ -91,22 +105,33 @@ def insert(model: type[models.Model], *, columns: Sequence[str], rows: Sequence[
         model._default_manager.bulk_create(
             [model(**dict(zip(columns, row, strict=True))) for row in rows],
             batch_size=BATCH_SIZE,
+            ignore_conflicts=ignore_conflicts,
         )
-        return
-    json_columns = [isinstance(f, models.JSONField) for f in fields]
-    if any(json_columns):
-        rows = [
-            tuple(
-                json.dumps(v, default=str) if is_json and v is not None else v
-                for v, is_json in zip(row, json_columns, strict=True)
-            )
-            for row in rows
-        ]
+        return []
+    rows = _json_dumped(fields, rows)
     quote = connection.ops.quote_name
     names = ", ".join(quote(f.column) for f in fields)
     arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
     sql = f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT * FROM unnest({arrays})"  # noqa: S608 - names from the model
-    _pg_execute(sql, fields, rows)
+    if ignore_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(quote(by_attname[c].column) for c in returning)
+    return _pg_execute(sql, fields, rows, fetch=bool(returning))
+
+
+def _json_dumped(fields, rows: Sequence[tuple]) -> Sequence[tuple]:
+    """``rows`` with the values of JSON columns (dicts, lists) as JSON text."""
+    json_columns = [isinstance(f, models.JSONField) for f in fields]
+    if not any(json_columns):
+        return rows
+    return [
+        tuple(
+            json.dumps(v, default=str) if is_json and v is not None else v
+            for v, is_json in zip(row, json_columns, strict=True)
+        )
+        for row in rows
+    ]
 
 
 def _pg_upsert(model, columns, rows, conflict, update) -> None:
@@ -133,11 +158,13 @@ def _pg_upsert(model, columns, rows, conflict, update) -> None:
     _pg_execute(sql, cols, rows)
 
 
-def _pg_execute(sql: str, fields, rows) -> None:
-    """Run ``sql`` once per chunk of ``rows``, each column of the chunk as one array literal."""
+def _pg_execute(sql: str, fields, rows, *, fetch: bool = False) -> list[tuple]:
+    """Run ``sql`` once per chunk of ``rows``, each column of the chunk as one array literal;
+    the rows it returns when ``fetch``."""
     numeric = [
         isinstance(f, models.IntegerField | models.AutoField | models.ForeignKey) for f in fields
     ]
+    returned: list[tuple] = []
     with connection.cursor() as cursor:
         for start in range(0, len(rows), PG_BATCH_SIZE):
             chunk = rows[start : start + PG_BATCH_SIZE]
@@ -148,6 +175,9 @@ def _pg_execute(sql: str, fields, rows) -> None:
                     for values, is_number in zip(zip(*chunk, strict=True), numeric, strict=True)
                 ],
             )
+            if fetch:
+                returned.extend(cursor.fetchall())
+    return returned
 
 
 def array_literal(values, *, numeric: bool) -> str:
@@ -174,42 +204,73 @@ def _quoted(value) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def bulk_update(objs: Sequence, fields: Sequence[str], *, chunk: int = 1000) -> int:
-    """Write ``fields`` of every object in ``objs`` (all of one model, saved before)."""
+def bulk_update(objs: Sequence, fields: Sequence[str], *, chunk: int = PG_BATCH_SIZE) -> int:
+    """Write ``fields`` of every object in ``objs`` (all of one model, saved before). Values go
+    through each field's ``pre_save`` (``auto_now`` sets the time) as with ``save``. On
+    PostgreSQL one ``UPDATE … FROM unnest(…)`` per ``chunk`` objects, each column one array
+    parameter."""
     objs = list(objs)
     if not objs:
         return 0
     model = type(objs[0])
     if connection.vendor != "postgresql":
-        return model._default_manager.bulk_update(objs, fields, batch_size=chunk)
+        return model._default_manager.bulk_update(objs, fields, batch_size=min(chunk, 1000))
     meta = model._meta
     pk = meta.pk
     concrete = [meta.get_field(name) for name in fields]
     columns = [pk, *concrete]
-    casts = [f"%s::{field.db_type(connection)}" for field in columns]
-    row_sql = "(" + ", ".join(casts) + ")"
-    names = ", ".join(connection.ops.quote_name(f.column) for f in columns)
-    assignments = ", ".join(
-        f"{connection.ops.quote_name(f.column)} = v.{connection.ops.quote_name(f.column)}"
-        for f in concrete
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{f.db_type(connection)}[]" for f in columns)
+    names = ", ".join(quote(f.column) for f in columns)
+    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in concrete)
+    key = quote(pk.column)
+    # Names come from the model's metadata, quoted; every value is a parameter.
+    sql = (
+        f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "  # noqa: S608
+        f"FROM unnest({arrays}) AS v({names}) WHERE t.{key} = v.{key}"
     )
-    table = connection.ops.quote_name(meta.db_table)
-    key = connection.ops.quote_name(pk.column)
+    numeric = [
+        isinstance(f, models.IntegerField | models.AutoField | models.ForeignKey) for f in columns
+    ]
+    # Most fields' pre_save only reads the attribute: read it directly for those.
+    plain = [type(f).pre_save is models.Field.pre_save for f in concrete]
+    rows = [
+        (
+            obj.pk,
+            *(
+                _plain(f, getattr(obj, f.attname) if is_plain else f.pre_save(obj, add=False))
+                for f, is_plain in zip(concrete, plain, strict=True)
+            ),
+        )
+        for obj in objs
+    ]
     done = 0
     with connection.cursor() as cursor:
-        for start in range(0, len(objs), chunk):
-            part = objs[start : start + chunk]
-            params = []
-            for obj in part:
-                for field in columns:
-                    value = field.pre_save(obj, add=False) if field is not pk else obj.pk
-                    params.append(field.get_db_prep_save(value, connection))
-            # Names come from the model's metadata, quoted; every value is a parameter.
-            sql = (
-                f"UPDATE {table} AS t SET {assignments} "  # noqa: S608
-                f"FROM (VALUES {', '.join([row_sql] * len(part))}) AS v({names}) "
-                f"WHERE t.{key} = v.{key}"
+        for start in range(0, len(rows), chunk):
+            part = rows[start : start + chunk]
+            cursor.execute(
+                sql,
+                [
+                    array_literal(values, numeric=is_number)
+                    for values, is_number in zip(zip(*part, strict=True), numeric, strict=True)
+                ],
             )
-            cursor.execute(sql, params)
             done += cursor.rowcount
     return done
+
+
+def _plain(field, value):
+    """A model value as the text of an array element: JSON as JSON text (with the field's
+    encoder), anything else as the field prepares it for a query."""
+    if value is None:
+        return None
+    if isinstance(field, models.JSONField):
+        return json.dumps(value, cls=field.encoder)
+    if type(value) in _AS_TEXT:
+        return value  # what get_prep_value would give, written the same
+    return field.get_prep_value(value)
+
+
+# Values whose text in an array literal is what the field would prepare (a datetime is not
+# here: a naive one is made aware by its field).
+_AS_TEXT = frozenset({str, int, bool, Decimal, date})

@@ -15,8 +15,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import NamedTuple
 
+from django.db import models
 from django.db.models import Count, Max
+from django.utils import timezone
 
 from billing.models import (
     BilledPart,
@@ -34,8 +37,8 @@ from catalog import pricing
 from catalog.models import PriceComponent
 from orders.models import ChangeState, Subscription, SubscriptionChange, SubscriptionStatus
 from portal import bulk, clock
-from portal.models import AuditEvent, Organization
-from portal.services import audit_row, audit_rows_insert
+from portal.models import Organization
+from portal.services import audit_rows_insert, audit_values
 
 
 @dataclass
@@ -141,24 +144,27 @@ class BatchContext:
             return None
         days_values = self.usage.get(sub.pk, {})
         changes = self.applied.get(sub.pk, [])
+        plan = sub.plan
         quantity = changes[0][1] if changes else sub.quantity
-        index, days, day = 0, [], start
+        included = plan.included_storage_gb(quantity)  # again only when the seats change
+        index, days, day, one = 0, [], start, timedelta(days=1)
         while day < end:
             while index < len(changes) and changes[index][0] <= day:
                 quantity = changes[index][2]
+                included = plan.included_storage_gb(quantity)
                 index += 1
             values = days_values.get(day)
             if values is not None:
                 days.append(
                     rating.UsageDay(
-                        day=day,
-                        storage_bytes=values.get("storage_bytes", 0),
-                        active_users=values.get("active_users", 0),
-                        seats=quantity,
-                        included_gb=sub.plan.included_storage_gb(quantity),
+                        day,
+                        values.get("storage_bytes", 0),
+                        values.get("active_users", 0),
+                        quantity,
+                        included,
                     )
                 )
-            day += timedelta(days=1)
+            day += one
         return rating.Usage(start, end, pricing.TERM_MONTHS[sub.term], tuple(days), components)
 
     def tax(self, seller: Organization, buyer: Organization, on: date) -> tuple:
@@ -197,7 +203,7 @@ class Writer:
     )
     periods: list[BilledPeriod] = field(default_factory=list)
     renewed: dict[int, Subscription] = field(default_factory=dict)
-    audits: list[AuditEvent] = field(default_factory=list)
+    audits: list[tuple] = field(default_factory=list)
     charges: list[int] = field(default_factory=list)
     # (draft key, a billed period's values; it points at the draft once the draft exists)
     pending_periods: list[tuple[tuple | None, dict]] = field(default_factory=list)
@@ -263,51 +269,81 @@ class Writer:
         return written
 
 
-def _drafts_for(keys: list[tuple]) -> dict[tuple, tuple[Invoice, int]]:
+KEY_COLUMNS = ("seller_id", "buyer_id", "currency", "billing_day", "source")
+
+
+def _draft_rows(keys: list[tuple]) -> tuple[tuple[str, ...], list[tuple]]:
+    """The columns and rows of new drafts for ``keys``: every column at the model's default
+    (as ``Invoice(...)`` would be saved), the keys set."""
+    template = Invoice()
+    now = timezone.now()
+    columns, defaults = [], []
+    for f in Invoice._meta.concrete_fields:
+        if f.primary_key or f.attname in KEY_COLUMNS:
+            continue
+        columns.append(f.attname)
+        if f.attname in ("created_at", "updated_at"):
+            defaults.append(now)
+        elif isinstance(f, models.FileField):
+            defaults.append(getattr(template, f.attname).name or "")
+        else:
+            defaults.append(getattr(template, f.attname))
+    defaults = tuple(defaults)
+    return (*KEY_COLUMNS, *columns), [(*k, *defaults) for k in keys]
+
+
+class Draft(NamedTuple):
+    """What the lines of a draft need of it."""
+
+    pk: int
+    seller_id: int
+
+
+def _drafts_for(keys: list[tuple]) -> dict[tuple, tuple[Draft, int]]:
     """The open draft for each key, locked, made when missing, with its last line position:
-    two bulk statements and one lookup for the whole batch."""
+    one lookup, one insert of the missing drafts (returning them) and one query for the last
+    positions of the drafts that existed, for the whole batch."""
     if not keys:
         return {}
 
-    def lookup():
-        found = {}
-        qs = (
+    def lookup(wanted) -> dict[tuple, Draft]:
+        rows = (
             Invoice.objects.select_for_update()
             .filter(
                 state=InvoiceState.DRAFT,
-                buyer_id__in={k[1] for k in keys},
-                billing_day__in={k[3] for k in keys},
+                buyer_id__in={k[1] for k in wanted},
+                billing_day__in={k[3] for k in wanted},
             )
             .order_by("pk")
+            .values_list("pk", *KEY_COLUMNS)
         )
-        for invoice in qs:
-            key = (
-                invoice.seller_id,
-                invoice.buyer_id,
-                invoice.currency,
-                invoice.billing_day,
-                invoice.source,
-            )
-            found[key] = invoice
-        return found
+        return {tuple(key): Draft(pk, key[0]) for pk, *key in rows}
 
-    found = lookup()
+    found = lookup(keys)
+    existing = [found[k].pk for k in keys if k in found]
     missing = [k for k in keys if k not in found]
     if missing:
-        Invoice.objects.bulk_create(
-            [
-                Invoice(seller_id=k[0], buyer_id=k[1], currency=k[2], billing_day=k[3], source=k[4])
-                for k in missing
-            ],
-            ignore_conflicts=True,
+        # Made here, so locked by this transaction until it commits; a draft of the same key
+        # made at the same moment by another one is skipped and read (locked) below.
+        columns, rows = _draft_rows(missing)
+        for pk, *key in bulk.insert(
+            Invoice, columns=columns, rows=rows, ignore_conflicts=True,
+            returning=("id", *KEY_COLUMNS),
+        ):  # fmt: skip
+            found[tuple(key)] = Draft(pk, key[0])
+        still = [k for k in missing if k not in found]
+        if still:
+            again = lookup(still)
+            found.update(again)
+            existing += [again[k].pk for k in still]
+    last = {}
+    if existing:
+        last = dict(
+            InvoiceLine.objects.filter(invoice_id__in=existing)
+            .values("invoice_id")
+            .annotate(m=Max("position"))
+            .values_list("invoice_id", "m")
         )
-        found = lookup()
-    last = dict(
-        InvoiceLine.objects.filter(invoice__in=[found[k] for k in keys])
-        .values("invoice_id")
-        .annotate(m=Max("position"))
-        .values_list("invoice_id", "m")
-    )
     return {k: (found[k], last.get(found[k].pk, 0)) for k in keys}
 
 
@@ -344,7 +380,7 @@ PERIOD_COLUMNS = (
 )
 
 
-def line_values(invoice: Invoice, position: int, line: rating.RatedLine, sub_id) -> tuple:
+def line_values(invoice: Invoice | Draft, position: int, line: rating.RatedLine, sub_id) -> tuple:
     """An invoice line as values in the order of ``LINE_COLUMNS``."""
     return (
         invoice.pk,
@@ -454,7 +490,7 @@ def bill_plain(sub: Subscription, ctx: BatchContext, writer: Writer, *, actor) -
     sub.current_period_start, sub.current_period_end = boundary, end
     writer.renewed[sub.pk] = sub
     writer.audits.append(
-        audit_row(
+        audit_values(
             actor=actor,
             organization=sub.customer,
             action="subscription.renewed",

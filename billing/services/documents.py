@@ -48,11 +48,22 @@ class RenderFailed(Conflict):
 # --- after issue ------------------------------------------------------------------------------
 
 
-def after_issue(invoice) -> None:
-    def start():
-        from billing.tasks import pdf_invoice_document
+def after_issue(invoices) -> None:
+    """Once the issuing transaction commits, each invoice's PDF task is queued. Many invoices
+    issued together (the billing run issues hundreds at once) go as one message that the
+    ``pdf`` worker fans out (``pdf_invoice_documents``): publishing a message per invoice
+    would cost the run more than issuing them does."""
+    ids = [invoice.pk for invoice in invoices]
+    if not ids:
+        return
 
-        pdf_invoice_document.delay(invoice.pk)
+    def start():
+        from billing.tasks import pdf_invoice_document, pdf_invoice_documents
+
+        if len(ids) == 1:
+            pdf_invoice_document.delay(ids[0])
+        else:
+            pdf_invoice_documents.delay(ids)
 
     transaction.on_commit(start)
 

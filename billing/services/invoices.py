@@ -37,7 +37,7 @@ from portal.bulk import bulk_update
 from portal.errors import Conflict, ValidationError
 from portal.models import Organization
 from portal.selectors import brand_for_organization
-from portal.services import audit_record, audit_row, audit_rows_insert
+from portal.services import audit_record, audit_rows_insert, audit_values
 
 ORDERING = system("ordering")
 DEFAULT_PREFIX = {
@@ -331,7 +331,7 @@ def invoices_issue(*, actor: Actor, invoice_ids) -> list[Invoice]:
         invoice.language = language_of(invoice.buyer, invoice.seller)
         invoice.updated_at = now
         audits.append(
-            audit_row(
+            audit_values(
                 actor=actor,
                 organization=invoice.buyer,
                 action="invoice.issued",
@@ -358,8 +358,7 @@ def invoices_issue(*, actor: Actor, invoice_ids) -> list[Invoice]:
     from payments.services.collect import after_issue as payments_after_issue
 
     payments_after_issue(drafts)
-    for invoice in drafts:
-        documents.after_issue(invoice)
+    documents.after_issue(drafts)
     return drafts
 
 

@@ -274,20 +274,26 @@ def discount_amount(discount: Discount, recurring: Decimal, currency: str) -> De
 def storage_over_gb_months(usage: Usage) -> tuple[Decimal, list[list]]:
     """Average daily storage over the included quota, in GB-months, and the daily working."""
     days_in_period = pricing.days_between(usage.start, usage.end)
-    over_total = Decimal(0)
+    zero = Decimal(0)
+    over_total = zero
     working = []
+    append = working.append
     for day in usage.days:
         used = Decimal(day.storage_bytes) / GB
-        over = Decimal(0)
-        if day.included_gb is not None:
-            over = max(Decimal(0), used - day.included_gb)
+        included = day.included_gb
+        over = zero
+        if included is not None:
+            over = used - included
+            if not over > zero:  # max(0, over): zero itself when not above it
+                over = zero
         over_total += over
-        working.append(
+        # str() of a value quantized to 4 places is its fixed-point text, as _money gives
+        append(
             [
                 day.day.isoformat(),
-                _money(used.quantize(QUANTITY_PLACES)),
-                day.included_gb,
-                _money(over.quantize(QUANTITY_PLACES)),
+                str(used.quantize(QUANTITY_PLACES)),
+                included,
+                "0.0000" if over is zero else str(over.quantize(QUANTITY_PLACES)),
             ]
         )
     return over_total / days_in_period * usage.term_months, working

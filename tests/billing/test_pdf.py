@@ -365,7 +365,7 @@ def test_numbers_with_slashes_give_safe_file_names(tree, world, fake, branded):
 def test_the_pdf_tasks_go_to_the_pdf_queue():
     from portal.celery import app
 
-    for name in ("pdf_invoice_document", "pdf_credit_note_document"):
+    for name in ("pdf_invoice_document", "pdf_invoice_documents", "pdf_credit_note_document"):
         route = app.amqp.router.route({}, f"billing.tasks.{name}")
         assert route["queue"].name == "pdf"
 

@@ -179,6 +179,11 @@ CASES = {
         "action": "test.anything",
         "obj": w["tree"]["C11"],
     },
+    "portal.services.audit_values": lambda w: {
+        "organization": w["tree"]["C11"],
+        "action": "test.anything",
+        "obj": w["tree"]["C11"],
+    },
     "portal.services.audit_record": lambda w: {
         "organization": w["tree"]["C11"],
         "action": "test.anything",
