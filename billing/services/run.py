@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -453,6 +454,11 @@ def invoices_issue_due(
 # --- the run --------------------------------------------------------------------------------
 
 
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # runs of this process working now
+_gc_was_enabled = False  # automatic collection's state before the first of them
+
+
 @contextmanager
 def _young_garbage_only() -> Iterator[None]:
     """The run's own garbage collection: automatic collection is paused while the run works
@@ -463,14 +469,22 @@ def _young_garbage_only() -> Iterator[None]:
     module, every object of the process) again and again; in the 10,000-subscription
     benchmark that took more than half of the run. Nearly everything a batch makes is freed
     by reference counting when it ends; what is left in a cycle is young and collected
-    between batches. Automatic collection is back when the run ends, however it ends."""
-    enabled = gc.isenabled()
-    gc.disable()
+    between batches. Automatic collection is back when the last run of the process ends,
+    however it ends: runs in several threads at once share one count, so one finishing never
+    turns collection off for good nor back on under another."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def collected() -> None:

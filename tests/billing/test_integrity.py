@@ -4,6 +4,7 @@ next one."""
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -161,6 +162,7 @@ def test_two_runs_started_at_once_bill_like_one(tree, world, fake):
         lambda: billing_run(actor=RUN, day=FEB_1, batch=5),
     )
     assert errors == []
+    assert gc.isenabled()  # each run paused automatic collection; the last one restored it
     new = Invoice.objects.exclude(pk__in=before)
     assert new.count() == 24
     assert set(new.values_list("state", flat=True)) == {"issued"}
@@ -231,3 +233,16 @@ def test_a_killed_run_leaves_nothing_half_done_and_the_next_finishes(tree, world
     for sub in subs:
         sub.refresh_from_db()
         assert sub.current_period_start == FEB_1
+
+
+def test_overlapping_runs_pause_garbage_collection_once_and_restore_it():
+    from billing.services.run import _young_garbage_only
+
+    assert gc.isenabled()
+    first, second = _young_garbage_only(), _young_garbage_only()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)  # the first run ends while the second still works
+    assert not gc.isenabled()
+    second.__exit__(None, None, None)
+    assert gc.isenabled()
