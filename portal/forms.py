@@ -84,7 +84,7 @@ class ResellerForm(OrganizationForm):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="E-mail address")
+    email = forms.EmailField(label=_("E-mail address"))
     role = forms.ChoiceField(choices=())
 
     def __init__(self, *args, roles=(), **kwargs):

@@ -8,32 +8,36 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils.formats import date_format
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+
 from orders.models import ChangeState, ChangeTiming, Order, OrderKind, OrderState
 
 # What each provisioning step does, as the customer would say it.
 STEP_WORDS = {
-    "account.signup": "Open your Box account",
-    "account.verify_email": "Confirm the Box administrator's e-mail address",
-    "account.authorize_app": "Connect your Box account to the portal",
-    "account.link_admin": "Set up your Box administrator",
-    "account.change_plan": "Move your Box account to the new plan",
-    "account.change_seats": "Change the number of seats at Box",
-    "account.cancel": "Close your Box account",
-    "account.suspend": "Pause your people's access to Box",
-    "account.resume": "Give your people their access to Box back",
-    "user.create": "Create a person's Box user",
-    "user.update": "Update a person's Box user",
-    "user.suspend": "Pause a person's Box user",
-    "user.resume": "Give a person their Box user back",
-    "user.delete": "Remove a person's Box user",
+    "account.signup": _("Open your Box account"),
+    "account.verify_email": _("Confirm the Box administrator's e-mail address"),
+    "account.authorize_app": _("Connect your Box account to the portal"),
+    "account.link_admin": _("Set up your Box administrator"),
+    "account.change_plan": _("Move your Box account to the new plan"),
+    "account.change_seats": _("Change the number of seats at Box"),
+    "account.cancel": _("Close your Box account"),
+    "account.suspend": _("Pause your people's access to Box"),
+    "account.resume": _("Give your people their access to Box back"),
+    "user.create": _("Create a person's Box user"),
+    "user.update": _("Update a person's Box user"),
+    "user.suspend": _("Pause a person's Box user"),
+    "user.resume": _("Give a person their Box user back"),
+    "user.delete": _("Remove a person's Box user"),
 }
 
 STEP_STATE_WORDS = {
-    "pending": "Waiting",
-    "running": "In progress",
-    "succeeded": "Done",
-    "failed": "Could not be done",
-    "cancelled": "Not needed",
+    "pending": _("Waiting"),
+    "running": _("In progress"),
+    "succeeded": _("Done"),
+    "failed": _("Could not be done"),
+    "cancelled": _("Not needed"),
 }
 
 # Audit actions a customer can meet in its activity log. Anything not listed reads through
@@ -177,11 +181,11 @@ ACTIVITY_GROUPS = {
 
 
 def step_words(operation: str) -> str:
-    return STEP_WORDS.get(operation, "Work at Box")
+    return str(STEP_WORDS.get(operation) or gettext("Work at Box"))
 
 
 def step_state_words(state: str) -> str:
-    return STEP_STATE_WORDS.get(state, "Waiting")
+    return str(STEP_STATE_WORDS.get(state) or gettext("Waiting"))
 
 
 def action_words(action: str) -> str:
@@ -207,19 +211,24 @@ def order_status(order: Order, today: date) -> tuple[str, str]:
     is recorded); until the day comes it reads as scheduled, and a withdrawn one as
     withdrawn, never as "Completed"."""
     if order.state == OrderState.COMPLETED and order.timing == ChangeTiming.END_OF_TERM:
-        when = f"{order.effective_on:%-d %b %Y}" if order.effective_on else "the end of the term"
+        when = (
+            date_format(order.effective_on, "j M Y")
+            if order.effective_on
+            else gettext("the end of the term")
+        )
+        scheduled = gettext("Scheduled for %(when)s") % {"when": when}
         if order.kind == OrderKind.CHANGE:
             change = getattr(order, "change", None)
             if change is not None and change.state == ChangeState.SCHEDULED:
-                return f"Scheduled for {when}", "scheduled"
+                return scheduled, "scheduled"
             if change is not None and change.state == ChangeState.CANCELLED:
-                return "Withdrawn", "cancelled"
+                return gettext("Withdrawn"), "cancelled"
         elif order.kind == OrderKind.CANCEL and order.subscription is not None:
             sub = order.subscription
             if sub.cancel_at_period_end and (
                 order.effective_on is None or order.effective_on > today
             ):
-                return f"Scheduled for {when}", "scheduled"
+                return scheduled, "scheduled"
             if not sub.cancel_at_period_end and sub.status != "cancelled":
-                return "Withdrawn", "cancelled"
+                return gettext("Withdrawn"), "cancelled"
     return order.get_state_display(), order.state
