@@ -276,13 +276,16 @@ def _order_action(request, order: Order):
 
 
 def _plans_for_change(sub) -> list[tuple[Plan, str]]:
-    options = [(sub.plan, f"{sub.plan.name} (current)")]
+    options = [(sub.plan, _("%(plan)s (current)") % {"plan": sub.plan.name})]
     for transition in PlanTransition.objects.filter(from_plan=sub.plan).select_related("to_plan"):
         if Offer.objects.filter(
             seller=sub.seller, plan=transition.to_plan, is_active=True
         ).exists():
-            when = "now, prorated" if transition.timing == "immediate" else "at the end of the term"
-            options.append((transition.to_plan, f"{transition.to_plan.name} ({when})"))
+            if transition.timing == "immediate":
+                label = _("%(plan)s (now, prorated)")
+            else:
+                label = _("%(plan)s (at the end of the term)")
+            options.append((transition.to_plan, label % {"plan": transition.to_plan.name}))
     return options
 
 
