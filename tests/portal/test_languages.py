@@ -285,3 +285,21 @@ def test_the_sellers_console_stays_english_for_a_german_customer(client, tree, c
     assert "Seats assigned" in sub_page and "Zugewiesene Lizenzen" not in sub_page
     team = client.get(f"{base}team/").content.decode()
     assert "Invite someone" in team and "Jemanden einladen" not in team
+
+
+def test_payment_words_follow_the_active_language():
+    from django.utils import translation
+
+    from payments.pages.pay_box import DECLINES, plain_decline, script_words
+
+    with translation.override("de"):
+        assert plain_decline("expired_card") == (
+            "Die Karte ist abgelaufen, es wurde nichts belastet. Verwenden Sie eine andere Karte."
+        )
+        assert plain_decline("", "Stripe's own words.") == "Stripe's own words."
+        words = script_words()
+        assert words["paying"] == "Zahlung läuft …"
+        assert words["declines"]["card_declined"].startswith("Die Karte wurde abgelehnt")
+    with translation.override("en"):
+        assert plain_decline("expired_card") == DECLINES["expired_card"]
+        assert script_words()["paying"] == "Paying…"
