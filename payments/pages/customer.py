@@ -224,7 +224,7 @@ def card_save(request, org):
         return _error(request, exc, _cards_url(org))
     if _wants_json(request):
         return JsonResponse({"card": card.pk, "label": card.label, "default": card.is_default})
-    messages.success(request, _("%(card)s saved.") % {"card": card.label})
+    messages.success(request, _("%(card)s saved.") % {"card": card.label_words})
     return _back(request, _cards_url(org))
 
 
@@ -236,7 +236,7 @@ def card_default(request, org, card_id):
         cards.card_set_default(actor=request.user, card=card)
     except ApplicationError as exc:
         return _error(request, exc, _cards_url(org))
-    messages.success(request, _("%(card)s is now the default card.") % {"card": card.label})
+    messages.success(request, _("%(card)s is now the default card.") % {"card": card.label_words})
     return redirect(_cards_url(org))
 
 
@@ -248,7 +248,7 @@ def card_remove(request, org, card_id):
         cards.card_remove(actor=request.user, card=card)
     except ApplicationError as exc:
         return _error(request, exc, _cards_url(org))
-    messages.success(request, _("%(card)s removed.") % {"card": card.label})
+    messages.success(request, _("%(card)s removed.") % {"card": card.label_words})
     return redirect(_cards_url(org))
 
 

@@ -91,7 +91,7 @@ class Outcome:
 def payment_outcome(payment) -> Outcome:
     """Where a card payment stands, in words."""
     amount = format_money(payment.amount, payment.currency)
-    card = payment.payment_method.label if payment.payment_method_id else gettext("the card")
+    card = payment.payment_method.label_words if payment.payment_method_id else gettext("the card")
     if payment.state == PaymentState.SUCCEEDED:
         return Outcome(
             "succeeded",

@@ -290,9 +290,13 @@ def test_the_sellers_console_stays_english_for_a_german_customer(client, tree, c
 def test_payment_words_follow_the_active_language():
     from django.utils import translation
 
+    from payments.models import PaymentMethod
     from payments.pages.pay_box import DECLINES, plain_decline, script_words
 
+    card = PaymentMethod(brand="visa", last4="4242", exp_month=3, exp_year=2030)
     with translation.override("de"):
+        assert card.label_words == "Visa mit Endziffern 4242, gültig bis 03/2030"
+        assert card.label == "Visa ending 4242, expires 03/2030"  # kept English (audit, API)
         assert plain_decline("expired_card") == (
             "Die Karte ist abgelaufen, es wurde nichts belastet. Verwenden Sie eine andere Karte."
         )
@@ -301,5 +305,6 @@ def test_payment_words_follow_the_active_language():
         assert words["paying"] == "Zahlung läuft …"
         assert words["declines"]["card_declined"].startswith("Die Karte wurde abgelehnt")
     with translation.override("en"):
+        assert card.label_words == card.label
         assert plain_decline("expired_card") == DECLINES["expired_card"]
         assert script_words()["paying"] == "Paying…"
