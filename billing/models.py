@@ -18,6 +18,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from portal.models import Organization, User
 from portal.storage import private_storage
@@ -225,11 +226,11 @@ class NumberSeries(models.Model):
 
 
 class InvoiceState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ISSUED = "issued", "Issued"
-    PAID = "paid", "Paid"
-    VOID = "void", "Void"
-    UNCOLLECTIBLE = "uncollectible", "Uncollectible"
+    DRAFT = "draft", gettext_noop("Draft")
+    ISSUED = "issued", gettext_noop("Issued")
+    PAID = "paid", gettext_noop("Paid")
+    VOID = "void", gettext_noop("Void")
+    UNCOLLECTIBLE = "uncollectible", gettext_noop("Uncollectible")
 
 
 INVOICE_TRANSITIONS: dict[str, set[str]] = {

@@ -15,14 +15,14 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext, gettext_noop, ngettext
 
 from portal.models import Organization, User
 
 
 class Term(models.TextChoices):
-    MONTHLY = "monthly", "Monthly"
-    ANNUAL = "annual", "Annual"
+    MONTHLY = "monthly", gettext_noop("Monthly")
+    ANNUAL = "annual", gettext_noop("Annual")
 
 
 class Audience(models.TextChoices):

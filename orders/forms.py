@@ -1,13 +1,19 @@
 from django import forms
+from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy as _
 
 from catalog.models import Term
 from orders.models import SeatRole
 
+# Choices in the active language (their labels are marked for the catalog in the models).
+TERMS = [(value, gettext_lazy(label)) for value, label in Term.choices]
+SEAT_ROLES = [(value, gettext_lazy(label)) for value, label in SeatRole.choices]
+
 
 class QuantityTermForm(forms.Form):
-    seats = forms.IntegerField(label="Seats", min_value=1, max_value=100000)
-    term = forms.ChoiceField(label="Billing", choices=Term.choices)
-    code = forms.CharField(label="Promotion code", max_length=40, required=False)
+    seats = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100000)
+    term = forms.ChoiceField(label=_("Billing"), choices=TERMS)
+    code = forms.CharField(label=_("Promotion code"), max_length=40, required=False)
 
 
 class CheckoutForm(QuantityTermForm):
@@ -58,9 +64,9 @@ class ConsoleOrderForm(QuantityTermForm):
 
 
 class ChangeForm(forms.Form):
-    plan = forms.TypedChoiceField(label="Plan", coerce=int)
-    quantity = forms.IntegerField(label="Seats", min_value=1, max_value=100000)
-    term = forms.ChoiceField(label="Billing", choices=Term.choices)
+    plan = forms.TypedChoiceField(label=_("Plan"), coerce=int)
+    quantity = forms.IntegerField(label=_("Seats"), min_value=1, max_value=100000)
+    term = forms.ChoiceField(label=_("Billing"), choices=TERMS)
 
     def __init__(self, *args, plans=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -68,34 +74,34 @@ class ChangeForm(forms.Form):
 
 
 class SeatForm(forms.Form):
-    email = forms.EmailField(label="E-mail address")
-    name = forms.CharField(label="Name", max_length=50)
+    email = forms.EmailField(label=_("E-mail address"))
+    name = forms.CharField(label=_("Name"), max_length=50)
     quota_gb = forms.IntegerField(
-        label="Storage quota (GB)",
+        label=_("Storage quota (GB)"),
         min_value=1,
         required=False,
-        help_text="Empty: the plan's default.",
+        help_text=_("Empty: the plan's default."),
     )
-    role = forms.ChoiceField(label="Role", choices=SeatRole.choices, initial=SeatRole.USER)
+    role = forms.ChoiceField(label=_("Role"), choices=SEAT_ROLES, initial=SeatRole.USER)
 
 
 class SeatUpdateForm(forms.Form):
     name = forms.CharField(label="Name", max_length=50)
     quota_gb = forms.IntegerField(label="Quota (GB)", min_value=1, required=False)
-    role = forms.ChoiceField(label="Role", choices=SeatRole.choices)
+    role = forms.ChoiceField(label="Role", choices=SEAT_ROLES)
 
 
 class SeatImportForm(forms.Form):
-    file = forms.FileField(label="CSV file", help_text="Columns: email,name,quota_gb,role.")
+    file = forms.FileField(label=_("CSV file"), help_text=_("Columns: email,name,quota_gb,role."))
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
         if upload.size > 1_000_000:
-            raise forms.ValidationError("The file is too large; import at most 1 MB at a time.")
+            raise forms.ValidationError(_("The file is too large; import at most 1 MB at a time."))
         try:
             return upload.read().decode("utf-8")
         except UnicodeDecodeError:
-            raise forms.ValidationError("Save the file as UTF-8 text (CSV).") from None
+            raise forms.ValidationError(_("Save the file as UTF-8 text (CSV).")) from None
 
 
 class SuspendForm(forms.Form):

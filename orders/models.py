@@ -9,25 +9,26 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from portal.models import Organization, User
 
 
 class OrderKind(models.TextChoices):
-    NEW = "new", "New subscription"
-    CHANGE = "change", "Change"
-    CANCEL = "cancel", "Cancellation"
+    NEW = "new", gettext_noop("New subscription")
+    CHANGE = "change", gettext_noop("Change")
+    CANCEL = "cancel", gettext_noop("Cancellation")
 
 
 class OrderState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    SUBMITTED = "submitted", "Submitted"
-    AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
-    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
-    PROVISIONING = "provisioning", "Provisioning"
-    COMPLETED = "completed", "Completed"
-    FAILED = "failed", "Failed"
-    CANCELLED = "cancelled", "Cancelled"
+    DRAFT = "draft", gettext_noop("Draft")
+    SUBMITTED = "submitted", gettext_noop("Submitted")
+    AWAITING_APPROVAL = "awaiting_approval", gettext_noop("Awaiting approval")
+    AWAITING_PAYMENT = "awaiting_payment", gettext_noop("Awaiting payment")
+    PROVISIONING = "provisioning", gettext_noop("Provisioning")
+    COMPLETED = "completed", gettext_noop("Completed")
+    FAILED = "failed", gettext_noop("Failed")
+    CANCELLED = "cancelled", gettext_noop("Cancelled")
 
 
 ORDER_TRANSITIONS: dict[str, set[str]] = {
@@ -58,18 +59,18 @@ ORDER_TRANSITIONS: dict[str, set[str]] = {
 
 
 class PlacedAs(models.TextChoices):
-    CUSTOMER = "customer", "The customer"
-    PROVIDER_ADMIN = "provider_admin", "Provider admin"
-    PROVIDER_SALES = "provider_sales", "Provider sales person"
-    PROVIDER_AGENT = "provider_agent", "Provider agent"
-    RESELLER_ADMIN = "reseller_admin", "Reseller admin"
-    RESELLER_SALES = "reseller_sales", "Reseller sales person"
-    SYSTEM = "system", "The portal"
+    CUSTOMER = "customer", gettext_noop("The customer")
+    PROVIDER_ADMIN = "provider_admin", gettext_noop("Provider admin")
+    PROVIDER_SALES = "provider_sales", gettext_noop("Provider sales person")
+    PROVIDER_AGENT = "provider_agent", gettext_noop("Provider agent")
+    RESELLER_ADMIN = "reseller_admin", gettext_noop("Reseller admin")
+    RESELLER_SALES = "reseller_sales", gettext_noop("Reseller sales person")
+    SYSTEM = "system", gettext_noop("The portal")
 
 
 class ChangeTiming(models.TextChoices):
-    IMMEDIATE = "immediate", "Immediately"
-    END_OF_TERM = "end_of_term", "At the end of the term"
+    IMMEDIATE = "immediate", gettext_noop("Immediately")
+    END_OF_TERM = "end_of_term", gettext_noop("At the end of the term")
 
 
 class Order(models.Model):
@@ -174,11 +175,11 @@ class OrderLine(models.Model):
 
 
 class SubscriptionStatus(models.TextChoices):
-    PENDING = "pending", "Being set up"
-    TRIAL = "trial", "Trial"
-    ACTIVE = "active", "Active"
-    SUSPENDED = "suspended", "Suspended"
-    CANCELLED = "cancelled", "Cancelled"
+    PENDING = "pending", gettext_noop("Being set up")
+    TRIAL = "trial", gettext_noop("Trial")
+    ACTIVE = "active", gettext_noop("Active")
+    SUSPENDED = "suspended", gettext_noop("Suspended")
+    CANCELLED = "cancelled", gettext_noop("Cancelled")
 
 
 SUBSCRIPTION_TRANSITIONS: dict[str, set[str]] = {
@@ -317,13 +318,13 @@ class SubscriptionChange(models.Model):
 
 
 class SeatStatus(models.TextChoices):
-    PENDING = "pending", "Being created"
-    ACTIVE = "active", "Active"
-    UPDATING = "updating", "Being updated"
-    SUSPENDED = "suspended", "Suspended"
-    REMOVING = "removing", "Being removed"
-    REMOVED = "removed", "Removed"
-    FAILED = "failed", "Failed"
+    PENDING = "pending", gettext_noop("Being created")
+    ACTIVE = "active", gettext_noop("Active")
+    UPDATING = "updating", gettext_noop("Being updated")
+    SUSPENDED = "suspended", gettext_noop("Suspended")
+    REMOVING = "removing", gettext_noop("Being removed")
+    REMOVED = "removed", gettext_noop("Removed")
+    FAILED = "failed", gettext_noop("Failed")
 
 
 # Seats that hold one of the subscription's seats.
@@ -337,8 +338,8 @@ SEAT_HOLDING = (
 
 
 class SeatRole(models.TextChoices):
-    USER = "user", "User"
-    COADMIN = "coadmin", "Co-admin"
+    USER = "user", gettext_noop("User")
+    COADMIN = "coadmin", gettext_noop("Co-admin")
 
 
 class SeatAssignment(models.Model):

@@ -13,6 +13,9 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_http_methods
 
 from billing.views.usage import subscription_usage_context
@@ -89,7 +92,7 @@ def _with_token(data, token: str):
     return data
 
 
-EXPIRED = "This form has expired; check the details and send it again."
+EXPIRED = gettext_lazy("This form has expired; check the details and send it again.")
 
 
 # --- storefront checkout ----------------------------------------------------------------------
@@ -250,7 +253,9 @@ def _order_action(request, order: Order):
     try:
         if action == "submit":
             services.order_submit(actor=request.user, order=order)
-            messages.success(request, f"Order {order.number} was submitted.")
+            messages.success(
+                request, _("Order %(number)s was submitted.") % {"number": order.number}
+            )
         elif action == "approve":
             services.order_approve(actor=request.user, order=order)
             messages.success(request, f"Order {order.number} was approved.")
@@ -258,7 +263,9 @@ def _order_action(request, order: Order):
             services.order_cancel(
                 actor=request.user, order=order, reason=request.POST.get("reason", "")
             )
-            messages.success(request, f"Order {order.number} was cancelled.")
+            messages.success(
+                request, _("Order %(number)s was cancelled.") % {"number": order.number}
+            )
         else:
             messages.error(request, "Unknown action.")
     except NotFound as exc:
@@ -269,13 +276,16 @@ def _order_action(request, order: Order):
 
 
 def _plans_for_change(sub) -> list[tuple[Plan, str]]:
-    options = [(sub.plan, f"{sub.plan.name} (current)")]
+    options = [(sub.plan, _("%(plan)s (current)") % {"plan": sub.plan.name})]
     for transition in PlanTransition.objects.filter(from_plan=sub.plan).select_related("to_plan"):
         if Offer.objects.filter(
             seller=sub.seller, plan=transition.to_plan, is_active=True
         ).exists():
-            when = "now, prorated" if transition.timing == "immediate" else "at the end of the term"
-            options.append((transition.to_plan, f"{transition.to_plan.name} ({when})"))
+            if transition.timing == "immediate":
+                label = _("%(plan)s (now, prorated)")
+            else:
+                label = _("%(plan)s (at the end of the term)")
+            options.append((transition.to_plan, label % {"plan": transition.to_plan.name}))
     return options
 
 
@@ -331,7 +341,11 @@ def _subscription_post(request, sub):
             except ApplicationError as exc:
                 apply_error(request, exc, form)
                 return {"seat_form": form}
-            messages.success(request, f"{seat.email} gets a seat; their Box user is being created.")
+            messages.success(
+                request,
+                _("%(email)s gets a seat; their Box user is being created.")
+                % {"email": seat.email},
+            )
         elif action in ("import", "confirm_import"):
             return _seats_import(request, sub, action)
         elif action in ("update_seat", "unassign"):
@@ -341,15 +355,19 @@ def _subscription_post(request, sub):
             if action == "unassign":
                 services.seat_unassign(actor=actor, seat=seat)
                 messages.success(
-                    request, f"{seat.email}'s seat is free; their Box user is being removed."
+                    request,
+                    _("%(email)s's seat is free; their Box user is being removed.")
+                    % {"email": seat.email},
                 )
             else:
                 form = SeatUpdateForm(request.POST)
                 if not form.is_valid():
-                    messages.error(request, "Check the name and quota of the seat.")
+                    messages.error(request, _("Check the name and quota of the seat."))
                 else:
                     services.seat_update(actor=actor, seat=seat, **form.cleaned_data)
-                    messages.success(request, f"{seat.email}'s seat was updated.")
+                    messages.success(
+                        request, _("%(email)s's seat was updated.") % {"email": seat.email}
+                    )
         elif action in ("change", "confirm_change"):
             return _change(request, sub, action)
         elif action == "withdraw_change":
@@ -357,12 +375,12 @@ def _subscription_post(request, sub):
             if change.subscription_id != sub.pk:
                 raise NotFound("No such change.")
             services.subscription_change_withdraw(actor=actor, change=change)
-            messages.success(request, "The scheduled change was withdrawn.")
+            messages.success(request, _("The scheduled change was withdrawn."))
         elif action in ("cancel", "confirm_cancel"):
             return _cancel(request, sub, action)
         elif action == "withdraw_cancel":
             services.subscription_cancel_withdraw(actor=actor, subscription=sub)
-            messages.success(request, "The subscription goes on.")
+            messages.success(request, _("The subscription goes on."))
         elif action == "suspend":
             form = SuspendForm(request.POST)
             if not form.is_valid():
@@ -386,11 +404,22 @@ def _subscription_post(request, sub):
 # --- preview, then confirm (orders.services.previews) ----------------------------------------
 
 CONFIRM = "subscription-confirm"
-STALE = "The prices or the seats changed since your preview: here are the new figures."
+STALE = gettext_lazy(
+    "The prices or the seats changed since your preview: here are the new figures."
+)
 PREVIEW_WORDS = {
-    "change": ("Check the change before you confirm", "Confirm the change"),
-    "cancel": ("Check the cancellation before you confirm", "Confirm the cancellation"),
-    "import": ("Check the import before you confirm", "Assign the seats"),
+    "change": (
+        gettext_lazy("Check the change before you confirm"),
+        gettext_lazy("Confirm the change"),
+    ),
+    "cancel": (
+        gettext_lazy("Check the cancellation before you confirm"),
+        gettext_lazy("Confirm the cancellation"),
+    ),
+    "import": (
+        gettext_lazy("Check the import before you confirm"),
+        gettext_lazy("Assign the seats"),
+    ),
 }
 
 
@@ -403,7 +432,9 @@ def _preview_page(request, sub, preview, *, carried, csv_text=None, stale=False)
     ``stale``: shown again because the figures changed (409)."""
     heading, label = PREVIEW_WORDS[preview.action]
     if preview.action == "import":
-        label = f"Assign {preview.assigned} seat{'s' if preview.assigned != 1 else ''}"
+        label = ngettext("Assign %(n)s seat", "Assign %(n)s seats", preview.assigned) % {
+            "n": preview.assigned
+        }
     return render_console(
         request,
         "orders/subscription_preview.html",
@@ -463,15 +494,21 @@ def _change(request, sub, action):
         apply_error(request, exc, form)
         return {"change_form": form}
     if order.timing == "end_of_term":
-        messages.success(request, f"Scheduled for {order.effective_on:%d %b %Y}: {order.note}.")
+        messages.success(
+            request,
+            _("Scheduled for %(day)s: %(change)s.")
+            % {"day": date_format(order.effective_on, "d M Y"), "change": order.note},
+        )
     else:
         total = sum((c.amount for c in order.charges.all()), Decimal(0))
         billed = (
-            f" {format_money(total, order.currency)} before tax is on your next invoice."
+            " "
+            + _("%(amount)s before tax is on your next invoice.")
+            % {"amount": format_money(total, order.currency)}
             if total
             else ""
         )
-        messages.success(request, f"Changed now: {order.note}.{billed}")
+        messages.success(request, _("Changed now: %(change)s.") % {"change": order.note} + billed)
     return HttpResponseRedirect(request.get_full_path())
 
 
@@ -492,9 +529,13 @@ def _cancel(request, sub, action):
     except services.PreviewChanged as exc:
         return _preview_page(request, sub, exc.preview, carried=carried, stale=True)
     if order.timing == "end_of_term":
-        messages.success(request, f"The subscription ends on {order.effective_on:%d %b %Y}.")
+        messages.success(
+            request,
+            _("The subscription ends on %(day)s.")
+            % {"day": date_format(order.effective_on, "d M Y")},
+        )
     else:
-        messages.success(request, "The subscription is cancelled.")
+        messages.success(request, _("The subscription is cancelled."))
     return HttpResponseRedirect(request.get_full_path())
 
 
@@ -516,7 +557,7 @@ def _seats_import(request, sub, action):
         return _preview_page(request, sub, preview, carried=[], csv_text=text)
     text = request.POST.get("csv", "")
     if len(text) > 1_000_000:
-        messages.error(request, "The file is too large; import at most 1 MB at a time.")
+        messages.error(request, _("The file is too large; import at most 1 MB at a time."))
         return HttpResponseRedirect(request.get_full_path())
     token = _confirm_token(request)
     if token is None:
@@ -532,10 +573,12 @@ def _seats_import(request, sub, action):
     except services.PreviewChanged as exc:
         return _preview_page(request, sub, exc.preview, carried=[], csv_text=text, stale=True)
     if report is None:
-        messages.info(request, "This file was already imported.")
+        messages.info(request, _("This file was already imported."))
     else:
         ok = sum(1 for row in report if row.ok)
-        messages.info(request, f"{ok} of {len(report)} rows assigned.")
+        messages.info(
+            request, _("%(ok)s of %(total)s rows assigned.") % {"ok": ok, "total": len(report)}
+        )
         request.session[_import_report_key(sub)] = [asdict(row) for row in report]
     return HttpResponseRedirect(request.get_full_path())
 
@@ -597,7 +640,7 @@ def customer_order_new(request, org):
     try:
         offer = catalog_selectors.storefront_offer(org.parent, source.get("offer"))
     except NotFound:
-        messages.info(request, "Choose an offer to order.")
+        messages.info(request, _("Choose an offer to order."))
         return redirect("customer_offers", org_id=org.pk)
     initial = {
         "seats": request.GET.get("seats") or max(offer.plan.seat_min, 1),

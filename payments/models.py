@@ -23,6 +23,7 @@ import secrets
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.crypto import EncryptedTextField
 from portal.models import Organization, User
@@ -118,6 +119,20 @@ class PaymentMethod(models.Model):
     def label(self) -> str:
         expiry = f", expires {self.exp_month:02d}/{self.exp_year}" if self.exp_month else ""
         return f"{(self.brand or 'card').title()} ending {self.last4}{expiry}"
+
+    @property
+    def label_words(self) -> str:
+        """``label`` in the active language, for the customer's pages (``label`` itself stays
+        English: the audit log and the API keep it)."""
+        brand = (self.brand or gettext("card")).title()
+        if not self.exp_month:
+            return gettext("%(brand)s ending %(last4)s") % {"brand": brand, "last4": self.last4}
+        return gettext("%(brand)s ending %(last4)s, expires %(month)02d/%(year)s") % {
+            "brand": brand,
+            "last4": self.last4,
+            "month": self.exp_month,
+            "year": self.exp_year,
+        }
 
 
 class PaymentSource(models.TextChoices):

@@ -1,6 +1,7 @@
 from allauth.account.forms import SignupForm
 from django import forms
 from django.db import transaction
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from portal import services
@@ -84,12 +85,12 @@ class ResellerForm(OrganizationForm):
 
 
 class InviteForm(forms.Form):
-    email = forms.EmailField(label="E-mail address")
-    role = forms.ChoiceField(choices=())
+    email = forms.EmailField(label=_("E-mail address"))
+    role = forms.ChoiceField(label=_("Role"), choices=())
 
     def __init__(self, *args, roles=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = [(r, Role(r).label) for r in roles]
+        self.fields["role"].choices = [(r, gettext(Role(r).label)) for r in roles]
 
 
 class BrandForm(forms.Form):

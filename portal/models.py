@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 
 class OrgKind(models.TextChoices):
@@ -21,11 +22,11 @@ class OrgKind(models.TextChoices):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    SALES = "sales", "Sales person"
-    AGENT = "agent", "Agent"
-    BILLING = "billing", "Billing"
-    MEMBER = "member", "Member"
+    ADMIN = "admin", gettext_noop("Admin")
+    SALES = "sales", gettext_noop("Sales person")
+    AGENT = "agent", gettext_noop("Agent")
+    BILLING = "billing", gettext_noop("Billing")
+    MEMBER = "member", gettext_noop("Member")
 
 
 # Which roles exist in which kind of organization (ARCHITECTURE.md, Tenancy).

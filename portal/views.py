@@ -357,7 +357,11 @@ def _team_post(request, target: Organization):
             invitation, _ = services.invitation_create(
                 actor=request.user, organization=target, **form.cleaned_data
             )
-            messages.success(request, f"An invitation was sent to {invitation.email}.")
+            messages.success(
+                request,
+                translation.gettext("An invitation was sent to %(email)s.")
+                % {"email": invitation.email},
+            )
         elif action in ("change_role", "deactivate", "reactivate"):
             membership = access.access_membership(request.user, request.POST.get("membership"))
             if membership.organization_id != target.pk:
@@ -369,19 +373,35 @@ def _team_post(request, target: Organization):
                 services.membership_change_role(
                     actor=request.user, membership=membership, role=role
                 )
-                messages.success(request, f"{membership.user.email} is now {role}.")
+                messages.success(
+                    request,
+                    translation.gettext("%(email)s is now %(role)s.")
+                    % {"email": membership.user.email, "role": role},
+                )
             elif action == "deactivate":
                 services.membership_deactivate(actor=request.user, membership=membership)
-                messages.success(request, f"{membership.user.email} can no longer sign in here.")
+                messages.success(
+                    request,
+                    translation.gettext("%(email)s can no longer sign in here.")
+                    % {"email": membership.user.email},
+                )
             else:
                 services.membership_reactivate(actor=request.user, membership=membership)
-                messages.success(request, f"{membership.user.email} is active again.")
+                messages.success(
+                    request,
+                    translation.gettext("%(email)s is active again.")
+                    % {"email": membership.user.email},
+                )
         elif action == "revoke":
             invitation = access.access_invitation(request.user, request.POST.get("invitation"))
             if invitation.organization_id != target.pk:
                 raise NotFound("No such invitation.")
             services.invitation_revoke(actor=request.user, invitation=invitation)
-            messages.success(request, f"The invitation to {invitation.email} was withdrawn.")
+            messages.success(
+                request,
+                translation.gettext("The invitation to %(email)s was withdrawn.")
+                % {"email": invitation.email},
+            )
         else:
             messages.error(request, "Unknown action.")
     except NotFound as exc:

@@ -26,6 +26,8 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Max
+from django.utils.formats import date_format
+from django.utils.translation import gettext
 
 from billing.models import Charge, CreditNote, InvoiceLine
 from billing.services.preview import upcoming_invoice
@@ -179,13 +181,22 @@ def _box_now(sub: Subscription, marks: _Marks, before: Subscription) -> tuple[st
     said = []
     for job in ProvisioningJob.objects.filter(account_id=sub.box_account_id, pk__gt=marks.job):
         if job.operation == "account.change_plan":
-            said.append(f"The Box account moves to {sub.plan.name}, {sub.quantity} seats.")
+            said.append(
+                gettext("The Box account moves to %(plan)s, %(n)s seats.")
+                % {"plan": sub.plan.name, "n": sub.quantity}
+            )
         elif job.operation == "account.change_seats":
-            said.append(f"Seats at Box go from {before.quantity} to {sub.quantity}.")
+            said.append(
+                gettext("Seats at Box go from %(before)s to %(after)s.")
+                % {"before": before.quantity, "after": sub.quantity}
+            )
         elif job.operation == "account.cancel":
-            said.append("The Box account is closed; your people can no longer sign in.")
+            said.append(gettext("The Box account is closed; your people can no longer sign in."))
         elif job.operation == "user.create":
-            said.append(f"A Box user is created for {job.payload.get('login', '')}.")
+            said.append(
+                gettext("A Box user is created for %(login)s.")
+                % {"login": job.payload.get("login", "")}
+            )
         else:
             from provisioning.operations import OPERATIONS
 
@@ -264,12 +275,21 @@ def _preview(
             outcome.effective_on,
         )
         if timing == ChangeTiming.END_OF_TERM and outcome.kind == "cancel":
-            box = (f"The Box account is closed on {effective:%d %b %Y}.",)
+            box = (
+                gettext("The Box account is closed on %(day)s.")
+                % {"day": date_format(effective, "d M Y")},
+            )
         elif timing == ChangeTiming.END_OF_TERM:
-            box = (f"Nothing changes at Box before {effective:%d %b %Y}.",)
+            box = (
+                gettext("Nothing changes at Box before %(day)s.")
+                % {"day": date_format(effective, "d M Y")},
+            )
     else:
         ok = sum(1 for row in outcome if row.ok)
-        summary = f"{ok} of {len(outcome)} people get a seat"
+        summary = gettext("%(ok)s of %(total)s people get a seat") % {
+            "ok": ok,
+            "total": len(outcome),
+        }
         timing, effective, now = ChangeTiming.IMMEDIATE, before.current_period_start, ()
     preview = Preview(
         action=action,
@@ -290,8 +310,11 @@ def _preview(
 def _order_summary(order: Order, sub: Subscription) -> str:
     if order.kind == "cancel":
         if order.timing == ChangeTiming.IMMEDIATE:
-            return f"End {sub.plan.name} now"
-        return f"End {sub.plan.name} on {order.effective_on:%d %b %Y}"
+            return gettext("End %(plan)s now") % {"plan": sub.plan.name}
+        return gettext("End %(plan)s on %(day)s") % {
+            "plan": sub.plan.name,
+            "day": date_format(order.effective_on, "d M Y"),
+        }
     return order.note
 
 

@@ -16,6 +16,7 @@ from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect
 from django.urls import path, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import selectors as billing_selectors
@@ -125,7 +126,7 @@ def invoice_pay(request, org, invoice_id):
     try:
         if choice == "new":  # the script saves a new card first; without it there is none
             raise ValidationError.for_field(
-                "card", "Enter the new card's details first (this needs JavaScript)."
+                "card", _("Enter the new card's details first (this needs JavaScript).")
             )
         access.require(request.user, "payments.pay", org)
         order = invoice.order if invoice.order_id else None
@@ -223,7 +224,7 @@ def card_save(request, org):
         return _error(request, exc, _cards_url(org))
     if _wants_json(request):
         return JsonResponse({"card": card.pk, "label": card.label, "default": card.is_default})
-    messages.success(request, f"{card.label} saved.")
+    messages.success(request, _("%(card)s saved.") % {"card": card.label_words})
     return _back(request, _cards_url(org))
 
 
@@ -235,7 +236,7 @@ def card_default(request, org, card_id):
         cards.card_set_default(actor=request.user, card=card)
     except ApplicationError as exc:
         return _error(request, exc, _cards_url(org))
-    messages.success(request, f"{card.label} is now the default card.")
+    messages.success(request, _("%(card)s is now the default card.") % {"card": card.label_words})
     return redirect(_cards_url(org))
 
 
@@ -247,7 +248,7 @@ def card_remove(request, org, card_id):
         cards.card_remove(actor=request.user, card=card)
     except ApplicationError as exc:
         return _error(request, exc, _cards_url(org))
-    messages.success(request, f"{card.label} removed.")
+    messages.success(request, _("%(card)s removed.") % {"card": card.label_words})
     return redirect(_cards_url(org))
 
 
@@ -256,7 +257,7 @@ def card_remove(request, org, card_id):
 def autopay(request, org):
     choice = request.POST.get("autopay", "")
     if choice not in ("on", "off"):
-        messages.error(request, "Choose whether to turn automatic payment on or off.")
+        messages.error(request, _("Choose whether to turn automatic payment on or off."))
         return redirect(_cards_url(org))
     try:
         cards.autopay_set(actor=request.user, buyer=org, enabled=choice == "on")
@@ -264,9 +265,9 @@ def autopay(request, org):
         return _error(request, exc, _cards_url(org))
     messages.success(
         request,
-        "Automatic payment is on: issued invoices are charged to your default card."
+        _("Automatic payment is on: issued invoices are charged to your default card.")
         if choice == "on"
-        else "Automatic payment is off: pay each invoice from its page.",
+        else _("Automatic payment is off: pay each invoice from its page."),
     )
     return redirect(_cards_url(org))
 

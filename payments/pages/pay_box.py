@@ -13,6 +13,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_noop as _
 
 from billing.models import CreditNote, InvoiceState
 from payments.models import (
@@ -26,37 +28,58 @@ from portal import access
 from portal.money import format_money
 
 # Stripe's decline codes in words a customer can act on. Anything else falls back to the
-# message Stripe gave (it is written for card holders).
+# message Stripe gave (it is written for card holders). The words here are English (marked
+# for the catalog); ``plain_decline`` and ``script_words`` give them in the active language.
 DECLINES = {
-    "card_declined": "The card was declined, so nothing was charged. Try another card, or ask "
-    "your bank why.",
-    "insufficient_funds": "The card has not enough funds, so nothing was charged. Try another "
-    "card.",
-    "expired_card": "The card has expired, so nothing was charged. Use another card.",
-    "incorrect_cvc": "The security code (CVC) was wrong, so nothing was charged. Check it and "
-    "try again.",
-    "incorrect_number": "The card number was wrong, so nothing was charged. Check it and try "
-    "again.",
-    "processing_error": "The bank could not process the card just now, so nothing was "
-    "charged. Try again in a few minutes.",
-    "payment_intent_authentication_failure": "Your bank's check was not completed, so nothing "
-    "was charged. Pay again and confirm with your bank.",
-    "authentication_required": "Your bank wants you to confirm this payment, so nothing was "
-    "charged yet. Pay again from this page.",
+    "card_declined": _(
+        "The card was declined, so nothing was charged. Try another card, or ask your bank why."
+    ),
+    "insufficient_funds": _(
+        "The card has not enough funds, so nothing was charged. Try another card."
+    ),
+    "expired_card": _("The card has expired, so nothing was charged. Use another card."),
+    "incorrect_cvc": _(
+        "The security code (CVC) was wrong, so nothing was charged. Check it and try again."
+    ),
+    "incorrect_number": _(
+        "The card number was wrong, so nothing was charged. Check it and try again."
+    ),
+    "processing_error": _(
+        "The bank could not process the card just now, so nothing was "
+        "charged. Try again in a few minutes."
+    ),
+    "payment_intent_authentication_failure": _(
+        "Your bank's check was not completed, so nothing "
+        "was charged. Pay again and confirm with your bank."
+    ),
+    "authentication_required": _(
+        "Your bank wants you to confirm this payment, so nothing was "
+        "charged yet. Pay again from this page."
+    ),
 }
 
 # What the script says while it works, and when it cannot reach the portal.
 SCRIPT_WORDS = {
-    "saving": "Checking the card with Stripe…",
-    "paying": "Paying…",
-    "authenticating": "Your bank asks you to confirm the payment…",
-    "unreachable": "The portal could not be reached; nothing was charged. Try again.",
-    "missing": "Enter the card's number, expiry date and security code.",
+    "saving": _("Checking the card with Stripe…"),
+    "paying": _("Paying…"),
+    "authenticating": _("Your bank asks you to confirm the payment…"),
+    "unreachable": _("The portal could not be reached; nothing was charged. Try again."),
+    "missing": _("Enter the card's number, expiry date and security code."),
 }
 
 
 def plain_decline(code: str, message: str = "") -> str:
-    return DECLINES.get(code or "") or message or DECLINES["card_declined"]
+    if code in DECLINES:
+        return gettext(DECLINES[code])
+    return message or gettext(DECLINES["card_declined"])
+
+
+def script_words() -> dict:
+    """What the page's script says, in the active language."""
+    return {
+        **{key: gettext(words) for key, words in SCRIPT_WORDS.items()},
+        "declines": {code: gettext(words) for code, words in DECLINES.items()},
+    }
 
 
 @dataclass(frozen=True)
@@ -68,22 +91,29 @@ class Outcome:
 def payment_outcome(payment) -> Outcome:
     """Where a card payment stands, in words."""
     amount = format_money(payment.amount, payment.currency)
-    card = payment.payment_method.label if payment.payment_method_id else "the card"
+    card = payment.payment_method.label_words if payment.payment_method_id else gettext("the card")
     if payment.state == PaymentState.SUCCEEDED:
-        return Outcome("succeeded", f"Paid: {amount} charged to {card}.")
+        return Outcome(
+            "succeeded",
+            gettext("Paid: %(amount)s charged to %(card)s.") % {"amount": amount, "card": card},
+        )
     if payment.state == PaymentState.REQUIRES_ACTION:
         return Outcome(
             "requires_action",
-            f"Your bank asks you to confirm the payment of {amount} before it is charged.",
+            gettext("Your bank asks you to confirm the payment of %(amount)s before it is charged.")
+            % {"amount": amount},
         )
     if payment.state in (PaymentState.PENDING, PaymentState.PROCESSING):
         return Outcome(
             "processing",
-            f"Payment being confirmed: {amount} with {card}. This page shows the outcome "
-            "when Stripe has it.",
+            gettext(
+                "Payment being confirmed: %(amount)s with %(card)s. This page shows the outcome "
+                "when Stripe has it."
+            )
+            % {"amount": amount, "card": card},
         )
     if payment.state == PaymentState.CANCELLED:
-        return Outcome("failed", "The payment was cancelled, so nothing was charged.")
+        return Outcome("failed", gettext("The payment was cancelled, so nothing was charged."))
     return Outcome("failed", plain_decline(payment.failure_code, payment.failure_message))
 
 
@@ -99,14 +129,17 @@ def card_context(buyer) -> dict:
     account = StripeAccount.objects.filter(seller=seller).first()
     if account is None:
         return {
-            "no_account": f"{seller.name} does not take card payments yet; pay by bank "
-            f"transfer or ask {seller.name}.",
+            "no_account": gettext(
+                "%(seller)s does not take card payments yet; pay by bank transfer or ask "
+                "%(seller)s."
+            )
+            % {"seller": seller.name},
         }
     return {
         "publishable_key": account.publishable_key,
         "stripe_js_url": stripe_js_url(),
         "no_account": "",
-        "script_words": {**SCRIPT_WORDS, "declines": DECLINES},
+        "script_words": script_words(),
     }
 
 

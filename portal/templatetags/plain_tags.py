@@ -21,6 +21,20 @@ def step_state_words(state: str) -> str:
 
 
 @register.filter
+def term_words(term: str) -> str:
+    """``sub.term|term_words``: "monthly" in the active language."""
+    return plain.term_words(term)
+
+
+@register.filter
+def choice_words(label: str, context: str = "") -> str:
+    """``order.get_kind_display|choice_words``: a model choice's label in the active
+    language (English in the consoles); ``|choice_words:"subscription"`` for a wording of
+    its own."""
+    return plain.choice_words(label, context)
+
+
+@register.filter
 def action_words(action: str) -> str:
     """``event.action|action_words``: a sentence, never the audit code."""
     return plain.action_words(action)
