@@ -19,10 +19,12 @@ def test_demo_orders():
         "Evergreen Law": "provisioning",
         "Fjord Design Studio": "draft",
         "Delta Freight": "awaiting_approval",
+        # the sandbox customer's Business, ordered on terms after the played story
+        "Sandbox Trading": "provisioning",
     }
     assert orders["Contoso Dental"].placed_as == "reseller_sales"
-    assert Subscription.objects.count() == 3
+    assert Subscription.objects.count() == 4
     assert SeatAssignment.objects.count() == 9
-    assert BoxAccount.objects.filter(status="pending").count() == 3
+    assert BoxAccount.objects.filter(status="pending").count() == 4
     seed()
-    assert (Order.objects.count(), SeatAssignment.objects.count()) == (5, 9)
+    assert (Order.objects.count(), SeatAssignment.objects.count()) == (6, 9)

@@ -13,7 +13,8 @@ def test_without_a_simulator_the_seed_says_so(monkeypatch, capsys):
     monkeypatch.delenv("PORTAL_DEMO_BOXSIM_URL", raising=False)
     seed()
     assert "no Box simulator running" in capsys.readouterr().out
-    assert BoxAccount.objects.count() == 3  # opened by the demo orders, waiting for a worker
+    # opened by the demo orders (the sandbox customer's too), waiting for a worker
+    assert BoxAccount.objects.count() == 4
 
 
 def test_an_unreachable_simulator_is_a_note_not_a_crash(monkeypatch, capsys):
