@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import pytest
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
 from billing.models import (
     BilledPeriod,
@@ -89,7 +89,7 @@ def in_threads(*calls):
         except Exception as exc:
             errors.append(repr(exc))
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connections
 
     threads = [threading.Thread(target=run, args=(call,)) for call in calls]
     for thread in threads:

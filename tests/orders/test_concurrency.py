@@ -5,7 +5,7 @@ import threading
 from datetime import date
 
 import pytest
-from django.db import close_old_connections
+from django.db import connections
 
 from orders import services
 from orders.models import Order, SeatAssignment
@@ -31,7 +31,7 @@ def in_threads(count, fn):
         except Exception as exc:  # any other outcome fails the test, with its name
             results.append(("error", repr(exc)))
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own connections
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
     for thread in threads:
