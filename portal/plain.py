@@ -78,6 +78,7 @@ ACTION_WORDS = {
     "seatassignment.failed": _("A seat could not be set up at Box"),
     "seatassignment.removed": _("A seat's Box user was removed"),
     "invoice.issued": _("An invoice was issued"),
+    "sandbox.advanced": _("The sandbox clock was moved on"),
     "invoice.emailed": _("An invoice was e-mailed"),
     "invoice.paid": _("An invoice was paid"),
     "invoice.void": _("An invoice was cancelled"),
