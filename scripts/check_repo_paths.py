@@ -6,10 +6,11 @@ no particular absolute layout. This finds, in the files git knows (tracked, or n
 ignored) whose kind can name a path (Python, Markdown, TOML, YAML, shell, Makefile, CI, env
 examples, templates):
 
-* relative paths that climb out of the repository (``../something`` resolved from the file's
-  folder or from the repository's root lands outside it), including the former ``../shared``;
-* Python path arithmetic that goes up from a file: ``Path(__file__).parents[2] / ".."``,
-  ``BASE_DIR / ".."``, ``os.path.join(..., "..")``;
+* relative paths that climb out of the repository (a parent-folder step that, resolved from
+  the file's folder or from the repository's root, lands outside it), such as a sibling
+  folder of the checkout;
+* Python path arithmetic that goes up from a file: the file's parents joined with a parent
+  step, a base directory joined with one, ``os.path.join`` with one;
 * absolute paths of one machine: ``/work/...``, ``/home/<user>/...``, ``/Users/<user>/...``.
 
 Vendored data (``boxsim/spec/``) and this file are not read. A line that must mention such a

@@ -2,77 +2,21 @@
 (``SANDBOX-INV-``, ``SANDBOX-CN-``), so a seller's real series spends no number on them; the
 flag is one of an issued invoice's frozen columns."""
 
+import importlib
 
 from django.conf import settings
 from django.db import migrations, models
 
-WITH_SANDBOX = """
-CREATE OR REPLACE FUNCTION billing_invoice_frozen() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        IF OLD.state <> 'draft' THEN
-            RAISE EXCEPTION 'invoice % is issued and cannot be deleted', OLD.number;
-        END IF;
-        RETURN OLD;
-    END IF;
-    IF OLD.state <> 'draft' THEN
-        IF NEW.state = 'draft'
-           OR (NEW.seller_id, NEW.buyer_id, NEW.currency, NEW.source, NEW.billing_day,
-               NEW.number, NEW.sequence, NEW.issued_at, NEW.due_on, NEW.period_start,
-               NEW.period_end, NEW.subtotal, NEW.tax_total, NEW.total,
-               NEW.reverse_charge, NEW.language, NEW.note, NEW.sandbox)
-              IS DISTINCT FROM
-              (OLD.seller_id, OLD.buyer_id, OLD.currency, OLD.source, OLD.billing_day,
-               OLD.number, OLD.sequence, OLD.issued_at, OLD.due_on, OLD.period_start,
-               OLD.period_end, OLD.subtotal, OLD.tax_total, OLD.total,
-               OLD.reverse_charge, OLD.language, OLD.note, OLD.sandbox)
-           OR NEW.order_id IS DISTINCT FROM OLD.order_id
-           OR NEW.seller_details::text IS DISTINCT FROM OLD.seller_details::text
-           OR NEW.buyer_details::text IS DISTINCT FROM OLD.buyer_details::text
-           OR (OLD.pdf_sha256 <> '' AND (NEW.pdf_sha256 IS DISTINCT FROM OLD.pdf_sha256
-                                         OR NEW.pdf IS DISTINCT FROM OLD.pdf))
-        THEN
-            RAISE EXCEPTION 'invoice % is issued; corrections are credit notes', OLD.number;
-        END IF;
-    END IF;
-    RETURN NEW;
-END;
-$$ LANGUAGE plpgsql;
-"""
+# The invoice trigger of 0004, with the flag among the frozen columns (the function is taken
+# from that migration's text, so both stay one definition).
+_FROZEN = importlib.import_module("billing.migrations.0004_issued_documents_immutable").CREATE
+_START = _FROZEN.index("CREATE OR REPLACE FUNCTION billing_invoice_frozen()")
+WITHOUT_SANDBOX = _FROZEN[_START : _FROZEN.index("$$ LANGUAGE plpgsql;", _START) + 20]
+WITH_SANDBOX = WITHOUT_SANDBOX.replace(
+    "NEW.language, NEW.note)", "NEW.language, NEW.note, NEW.sandbox)"
+).replace("OLD.language, OLD.note)", "OLD.language, OLD.note, OLD.sandbox)")
+assert WITH_SANDBOX.count("sandbox") == 2
 
-WITHOUT_SANDBOX = """
-CREATE OR REPLACE FUNCTION billing_invoice_frozen() RETURNS trigger AS $$
-BEGIN
-    IF TG_OP = 'DELETE' THEN
-        IF OLD.state <> 'draft' THEN
-            RAISE EXCEPTION 'invoice % is issued and cannot be deleted', OLD.number;
-        END IF;
-        RETURN OLD;
-    END IF;
-    IF OLD.state <> 'draft' THEN
-        IF NEW.state = 'draft'
-           OR (NEW.seller_id, NEW.buyer_id, NEW.currency, NEW.source, NEW.billing_day,
-               NEW.number, NEW.sequence, NEW.issued_at, NEW.due_on, NEW.period_start,
-               NEW.period_end, NEW.subtotal, NEW.tax_total, NEW.total,
-               NEW.reverse_charge, NEW.language, NEW.note)
-              IS DISTINCT FROM
-              (OLD.seller_id, OLD.buyer_id, OLD.currency, OLD.source, OLD.billing_day,
-               OLD.number, OLD.sequence, OLD.issued_at, OLD.due_on, OLD.period_start,
-               OLD.period_end, OLD.subtotal, OLD.tax_total, OLD.total,
-               OLD.reverse_charge, OLD.language, OLD.note)
-           OR NEW.order_id IS DISTINCT FROM OLD.order_id
-           OR NEW.seller_details::text IS DISTINCT FROM OLD.seller_details::text
-           OR NEW.buyer_details::text IS DISTINCT FROM OLD.buyer_details::text
-           OR (OLD.pdf_sha256 <> '' AND (NEW.pdf_sha256 IS DISTINCT FROM OLD.pdf_sha256
-                                         OR NEW.pdf IS DISTINCT FROM OLD.pdf))
-        THEN
-            RAISE EXCEPTION 'invoice % is issued; corrections are credit notes', OLD.number;
-        END IF;
-    END IF;
-    RETURN NEW;
-END;
-$$ LANGUAGE plpgsql;
-"""
 
 
 def _run(schema_editor, sql: str) -> None:

@@ -11,6 +11,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection as django_connection
 
 from billing.models import Invoice
 from billing.services.credit_notes import Credit, credit_note_create
@@ -673,6 +674,7 @@ def test_staff_order_on_terms_and_within_their_rights(paying, catalog, fake, cli
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(django_connection.vendor != "postgresql", reason="row locks need PostgreSQL")
 def test_two_confirmations_at_the_same_moment_record_one_payment(paying, catalog, settings):
     """Two staff members (or two clicks) confirm the same preview at once, on PostgreSQL:
     the invoice's lock makes them take turns, and the second finds the preview stale."""
@@ -681,8 +683,6 @@ def test_two_confirmations_at_the_same_moment_record_one_payment(paying, catalog
     from django.db import connection
     from django.test import Client
 
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL")
     settings.BOX_CONNECTOR = "tests.orders.conftest.ManyAccountsConnector"
     settings.BOX_JOB_BACKOFF_BASE_SECONDS = 0.01
     tree = paying

@@ -27,7 +27,9 @@ def dovecot():
     try:
         server = start_dovecot()
     except DovecotUnavailable as exc:
-        pytest.skip(f"no IMAP server for the mailbox tests: {exc}")
+        pytest.fail(
+            f"no IMAP server for the mailbox tests: {exc}; install dovecot-imapd (make dovecot)"
+        )
     yield server
     server.stop()
 
