@@ -246,3 +246,27 @@ def drift_fix(*, item: DriftItem, actor: Actor) -> ProvisioningJob:
         job = change(account=item.account, box_user=user, actor=actor, idempotency_key=key)
     _decide(item, DriftHandling.FIXING, actor=actor, job=job, action="provisioning.drift_fixing")
     return job
+
+
+def drift_settle(
+    *,
+    item: DriftItem,
+    actor: Actor,
+    action: str,
+    note: str = "",
+    force: bool = False,
+    add_seat: bool = False,
+):
+    """One of the item's actions by name, as the console page and the API offer them."""
+    require_actor(actor)
+    if action == "ignore":
+        return drift_ignore(item=item, actor=actor, note=note)
+    if action == "remove":
+        return drift_remove(item=item, actor=actor, force=force)
+    if action == "fix":
+        return drift_fix(item=item, actor=actor)
+    if action == "adopt":
+        from orders.services import seat_adopt  # ordering owns seats; it builds on provisioning
+
+        return seat_adopt(actor=actor, item=item, add_seat=add_seat)
+    raise Conflict("Unknown action.")

@@ -247,17 +247,14 @@ def provisioning_drift(request, org):
 
 
 def _drift_act(request, item, action: str):
-    if action == "ignore":
-        return drift.drift_ignore(item=item, actor=request.user, note=request.POST.get("note", ""))
-    if action == "remove":
-        return drift.drift_remove(
-            item=item, actor=request.user, force=request.POST.get("force") == "1"
-        )
-    if action == "fix":
-        return drift.drift_fix(item=item, actor=request.user)
-    from orders.services import seat_adopt  # ordering owns seats; it builds on provisioning
-
-    return seat_adopt(actor=request.user, item=item, add_seat=request.POST.get("add_seat") == "1")
+    return drift.drift_settle(
+        item=item,
+        actor=request.user,
+        action=action,
+        note=request.POST.get("note", ""),
+        force=request.POST.get("force") == "1",
+        add_seat=request.POST.get("add_seat") == "1",
+    )
 
 
 @seller_console

@@ -216,14 +216,12 @@ class DriftViewSet(TenantViewSet):
             raise ValidationError.for_field(
                 "action", f"“{item.get_kind_display()}” cannot be settled that way."
             )
-        if act == "ignore":
-            drift.drift_ignore(item=item, actor=request.user, note=data.get("note", ""))
-        elif act == "remove":
-            drift.drift_remove(item=item, actor=request.user, force=data["force"])
-        elif act == "fix":
-            drift.drift_fix(item=item, actor=request.user)
-        else:
-            from orders.services import seat_adopt  # ordering owns seats
-
-            seat_adopt(actor=request.user, item=item, add_seat=data["add_seat"])
+        drift.drift_settle(
+            item=item,
+            actor=request.user,
+            action=act,
+            note=data.get("note", ""),
+            force=data["force"],
+            add_seat=data["add_seat"],
+        )
         return Response(s.DriftDetailSerializer(self.get_visible(pk)).data)

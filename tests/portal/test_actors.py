@@ -421,6 +421,7 @@ CASES = {
     "provisioning.drift.drift_ignore": lambda w: {"item": w["drift"]},
     "provisioning.drift.drift_remove": lambda w: {"item": w["drift"]},
     "provisioning.drift.drift_fix": lambda w: {"item": w["drift"]},
+    "provisioning.drift.drift_settle": lambda w: {"item": w["drift"], "action": "ignore"},
     "provisioning.drift.drift_adopt": lambda w: {
         "item": w["drift"],
         "external_app_user_id": "seat-x",
